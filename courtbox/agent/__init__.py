@@ -1,0 +1,1 @@
+"""The agent: config, the SQLite store, the hearing lifecycle, the HTTP API, the CLI."""

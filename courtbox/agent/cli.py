@@ -1,0 +1,266 @@
+"""The ``courtbox`` command line: one click group, one command per job.
+
+Exceptions become messages only here: a ``CourtboxError`` prints ``courtbox: error: ...``
+(one line per problem) and exits 1, or 2 for configuration errors; a traceback means a bug.
+Every command takes ``--config PATH``; those that touch data take ``--data-dir DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from courtbox import __version__
+from courtbox.agent.config import Config, load_config, resolve_config_path, seats_from_spec
+from courtbox.errors import ConfigError, CourtboxError
+
+EXIT_ERROR = 1
+EXIT_CONFIG = 2
+
+
+def _fail(e: CourtboxError) -> None:
+    lines = e.problems if isinstance(e, ConfigError) else [str(e)]
+    for line in lines:
+        click.echo(f"courtbox: error: {line}", err=True)
+    sys.exit(EXIT_CONFIG if isinstance(e, ConfigError) else EXIT_ERROR)
+
+
+def config_options(data: bool):
+    """Add ``--config`` (and ``--data-dir``) and pass the loaded ``Config`` as ``config``."""
+
+    def decorate(fn):
+        @click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                      envvar="COURTBOX_CONFIG",
+                      help="Config file (default: $COURTBOX_CONFIG or "
+                      "/etc/courtbox/agent.toml).")
+        @wraps(fn)
+        def wrapper(*args, config_path=None, data_dir=None, **kwargs):
+            try:
+                config = load_config(config_path, data_dir=data_dir)
+                return fn(*args, config=config, **kwargs)
+            except CourtboxError as e:
+                _fail(e)
+
+        if data:
+            wrapper = click.option(
+                "--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                help="Data directory, overriding storage.data_dir.")(wrapper)
+        return wrapper
+
+    return decorate
+
+
+def _log_level(verbose: int) -> int:
+    return logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="courtbox")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """courtbox: records every microphone of a tech courtroom, transcribes the hearing
+    live, and keeps the record as evidence.
+
+    \b
+    Example:
+        courtbox demo
+    """
+    logging.basicConfig(level=_log_level(verbose), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# -- config ----------------------------------------------------------------------------
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("check")
+@config_options(data=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the resolved config as JSON.")
+def config_check(config: Config, as_json: bool) -> None:
+    """Validate the config file and print it resolved, with every default filled in.
+
+    On errors, prints one line per problem naming the key, and exits 2.
+
+    \b
+    Example:
+        courtbox config check --config /etc/courtbox/agent.toml
+    """
+    resolved = config.model_dump(mode="json")
+    if as_json:
+        click.echo(json.dumps(resolved, ensure_ascii=False, indent=2))
+        return
+    source = resolve_config_path(None)
+    click.echo(f"# config OK ({source or 'defaults only'})")
+    click.echo(_toml(resolved))
+
+
+def _toml(resolved: dict) -> str:
+    def value(v) -> str:
+        return json.dumps(v, ensure_ascii=False) if v is not None else '""  # unset'
+
+    out: list[str] = []
+    for section, body in resolved.items():
+        if isinstance(body, list):
+            for item in body:
+                out += ["", f"[[{section}]]"] + [f"{k} = {value(v)}" for k, v in item.items()]
+        else:
+            out += ["", f"[{section}]"] + [f"{k} = {value(v)}" for k, v in body.items()]
+    return "\n".join(out).strip()
+
+
+# -- model -----------------------------------------------------------------------------
+
+@cli.group("model")
+def model_group() -> None:
+    """The speech model."""
+
+
+@model_group.command("info")
+@config_options(data=False)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def model_info_cmd(config: Config, as_json: bool) -> None:
+    """Show which speech model is in use, where it is, its size and hash.
+
+    The bundled Whisper base is assembled into the cache directory on first use and
+    verified against its recorded sha256 every time.
+
+    \b
+    Example:
+        courtbox model info --json
+    """
+    from courtbox.transcribe.model import model_info
+
+    info = model_info(config.model.path, config.cache_dir())
+    if as_json:
+        click.echo(json.dumps(info.as_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"model:   {info.name} ({info.source})\npath:    {info.path}\n"
+               f"size:    {info.size_bytes / 1e6:.1f} MB\nsha256:  {info.sha256} (model.bin)\n"
+               f"device:  {config.model.device}, {config.model.compute_type}")
+
+
+# -- demo ------------------------------------------------------------------------------
+
+def _seats(spec: str | None) -> list[dict] | None:
+    return [s.model_dump() for s in seats_from_spec(spec)] if spec else None
+
+
+@cli.command("demo")
+@config_options(data=True)
+@click.option("--fast", is_flag=True, help="Run as fast as the CPU allows (implies --exit).")
+@click.option("--exit", "exit_", is_flag=True, help="Exit at the end instead of serving the "
+              "page until Ctrl-C.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary at the end "
+              "(implies --exit).")
+@click.option("--audio", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Another recording to play instead of the sample hearing.")
+@click.option("--seats", "seats_spec", metavar="ROLE[:NAME],...",
+              help="Seats of --audio in channel order, e.g. presiding_judge:审判长,clerk,"
+              "plaintiff,defendant (default: the config's seats).")
+@click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Reference transcript for the CER: JSON like the sample's or a TSV of "
+              "seat<TAB>text.")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port of the live page "
+              "(default: api.port).")
+def demo_cmd(config: Config, fast: bool, exit_: bool, as_json: bool, audio: Path | None,
+             seats_spec: str | None, reference: Path | None, port: int | None) -> None:
+    """Record and transcribe the bundled sample hearing end to end, at real-time pace.
+
+    Plays a 4-microphone sample hearing (审判长, 书记员, 原告, 被告) through the live
+    pipeline (capture, FLAC archive, per-seat utterances, speech recognition, SQLite),
+    prints each final line, serves the live transcript at http://127.0.0.1:8750/, and
+    prints the character error rate against the sample's reference. Without --data-dir
+    the hearing is recorded in a temporary directory that is removed at the end.
+
+    \b
+    Examples:
+        courtbox demo
+        courtbox demo --fast --json
+        courtbox demo --audio hearing.flac --seats presiding_judge,clerk,plaintiff,defendant
+    """
+    from courtbox.agent.demo import DemoOptions, run_demo
+
+    options = DemoOptions(audio=audio, seats=_seats(seats_spec), reference=reference,
+                          fast=fast, exit=exit_ or fast or as_json, json=as_json, port=port)
+    data_dir = config.storage.data_dir if _data_dir_given() else None
+    try:
+        summary = run_demo(config, options, data_dir=data_dir, out=sys.stdout,
+                           err=sys.stderr)
+    except KeyboardInterrupt:
+        click.echo("courtbox: demo interrupted", err=True)
+        sys.exit(130)
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False))
+
+
+def _data_dir_given() -> bool:
+    return click.get_current_context().params.get("data_dir") is not None
+
+
+# -- transcribe ------------------------------------------------------------------------
+
+@cli.command("transcribe")
+@config_options(data=False)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--seats", "seats_spec", metavar="ROLE[:NAME],...",
+              help="Seats in channel order (default: the config's seats when the channel "
+              "count matches, else one seat per channel).")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output path without extension (default: FILE beside itself).")
+@click.option("-f", "--format", "formats", multiple=True,
+              type=click.Choice(["json", "txt", "srt"]),
+              help="Output format; repeat for several (default: json, txt and srt).")
+def transcribe_cmd(config: Config, file: Path, seats_spec: str | None, output: Path | None,
+                   formats: tuple[str, ...]) -> None:
+    """Transcribe a recorded mono or multichannel file offline, seat by seat.
+
+    Uses the same utterance cutting and recogniser as a live hearing, with a progress
+    bar, and writes JSON, TXT and SRT next to the file (or to -o).
+
+    \b
+    Example:
+        courtbox transcribe hearing.flac --seats presiding_judge,plaintiff -f txt
+    """
+    import soundfile as sf
+    from tqdm import tqdm
+
+    from courtbox.agent.offline import transcribe_file, write_outputs
+    from courtbox.transcribe.engine import EngineOptions
+    from courtbox.transcribe.model import resolve_model
+
+    seats = _seats(seats_spec) or _default_seats(config, sf.info(str(file)).channels)
+    options = EngineOptions.from_config(config.model, resolve_model(config.model.path,
+                                                                    config.cache_dir()))
+    duration = sf.info(str(file)).duration
+    with tqdm(total=round(duration, 1), unit="s", desc=file.name, file=sys.stderr,
+              bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]"
+              ) as bar:
+        result = transcribe_file(file, seats, options, progress=bar.update)
+    base = output if output is not None else file.with_suffix("")
+    for path in write_outputs(result, base, list(formats) or ["json", "txt", "srt"]):
+        click.echo(str(path))
+
+
+def _default_seats(config: Config, channels: int) -> list[dict]:
+    if config.channels == channels:
+        return [s.model_dump() for s in config.seats]
+    if channels == 1:
+        return [{"channel": 0, "id": "speaker", "role": "other", "name": "发言人"}]
+    return [{"channel": c, "id": f"channel_{c + 1}", "role": "other", "name": f"声道{c + 1}"}
+            for c in range(channels)]
+
+
+def main() -> None:
+    cli(prog_name="courtbox")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""The hearing lifecycle: open, start, close, each an audit-log entry with actor and time.
+
+States: ``open`` (created, not yet recording) → ``recording`` → ``closed``. Pause and resume
+with the SPC's reasons (休庭, 不公开质证, 调解) come with the capture issue. The wall-clock
+start of the hearing timeline is recorded at start, together with whether the system clock
+was synchronised then; an unsynchronised clock is a warning, not a refusal, because a
+hearing must be recordable even when the time server is unreachable.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from courtbox.agent.config import Config
+from courtbox.agent.store import Store, utc_now
+from courtbox.errors import HearingError
+from courtbox.hardware.clock import clock_synchronized
+
+logger = logging.getLogger(__name__)
+
+ALLOWED = {"start": {"open"}, "close": {"open", "recording", "paused"}}
+
+
+@dataclass(frozen=True)
+class HearingInfo:
+    case_number: str
+    case_type: str = ""
+    title: str = ""
+    panel: list[str] = field(default_factory=list)
+    parties: list[str] = field(default_factory=list)
+    clerk: str = ""
+
+
+def open_hearing(store: Store, config: Config, info: HearingInfo, *, actor: str,
+                 sample_rate: int, seats: list[dict] | None = None) -> str:
+    seats = seats if seats is not None else [s.model_dump() for s in config.seats]
+    channels = max(s["channel"] for s in seats) + 1
+    hearing_id = store.create_hearing(
+        case_number=info.case_number, case_type=info.case_type, title=info.title,
+        court=config.court.court, room=config.court.room, panel=info.panel,
+        parties=info.parties, clerk=info.clerk, sample_rate=sample_rate, channels=channels,
+        seats=seats)
+    store.audit(actor, "hearing.open", hearing_id, case_number=info.case_number)
+    return hearing_id
+
+
+def _transition(store: Store, hearing_id: str, action: str) -> dict:
+    hearing = store.hearing(hearing_id)
+    if hearing is None:
+        raise HearingError(f"no hearing {hearing_id}")
+    if hearing["state"] not in ALLOWED[action]:
+        raise HearingError(f"cannot {action} hearing {hearing['case_number']}: it is "
+                           f"{hearing['state']}")
+    return hearing
+
+
+def start_hearing(store: Store, hearing_id: str, *, actor: str) -> str:
+    """Mark the hearing as recording; returns the wall-clock start of its timeline."""
+    _transition(store, hearing_id, "start")
+    synced = clock_synchronized()
+    if synced is not True:
+        logger.warning("system clock is %s: hearing times rest on an unverified clock",
+                       "not synchronised" if synced is False else "of unknown sync state")
+    wall_start = utc_now()
+    store.update_hearing(hearing_id, state="recording", wall_start=wall_start,
+                         clock_synced=None if synced is None else int(synced))
+    store.audit(actor, "hearing.start", hearing_id, wall_start=wall_start,
+                clock_synced=synced)
+    return wall_start
+
+
+def close_hearing(store: Store, hearing_id: str, *, actor: str) -> None:
+    _transition(store, hearing_id, "close")
+    closed_at = utc_now()
+    store.update_hearing(hearing_id, state="closed", closed_at=closed_at)
+    store.audit(actor, "hearing.close", hearing_id, closed_at=closed_at)

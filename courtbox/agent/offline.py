@@ -1,0 +1,116 @@
+"""``courtbox transcribe FILE``: a recorded file through the live code path, offline.
+
+The file is read block by block, cut into per-seat utterances by the same ``Segmenter``
+the live pipeline uses, and each utterance is recognised by the same ``WhisperEngine``
+(in this process: there is no recording here to protect). Output writers for JSON, TXT
+and SRT live here too; the demo and later exports reuse them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import soundfile as sf
+
+from courtbox.audio.seats import Segmenter
+from courtbox.audio.types import Block
+from courtbox.errors import AudioError
+from courtbox.transcribe.engine import EngineOptions, WhisperEngine
+
+FORMATS = ("json", "txt", "srt")
+
+
+@dataclass
+class FileTranscript:
+    file: str
+    duration_s: float
+    seats: list[dict]
+    lines: list[dict] = field(default_factory=list)
+
+    def seat_names(self) -> dict[str, str]:
+        return {s["id"]: s["name"] for s in self.seats}
+
+
+def clock(seconds: float, *, millis: bool = False, sep: str = ".") -> str:
+    ms = int(round(seconds * 1000))
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    text = f"{h:02d}:{m:02d}:{s:02d}"
+    return f"{text}{sep}{ms:03d}" if millis else text
+
+
+def to_json(t: FileTranscript) -> str:
+    return json.dumps({"file": t.file, "duration_s": round(t.duration_s, 3),
+                       "seats": t.seats, "lines": t.lines}, ensure_ascii=False, indent=2)
+
+
+def to_txt(t: FileTranscript) -> str:
+    names = t.seat_names()
+    return "".join(f"[{clock(line['t0'])}] {names.get(line['seat'], line['seat'])}："
+                   f"{line['text']}\n" for line in t.lines)
+
+
+def to_srt(t: FileTranscript) -> str:
+    names = t.seat_names()
+    blocks = []
+    for n, line in enumerate(t.lines, start=1):
+        blocks.append(f"{n}\n{clock(line['t0'], millis=True, sep=',')} --> "
+                      f"{clock(line['t1'], millis=True, sep=',')}\n"
+                      f"{names.get(line['seat'], line['seat'])}：{line['text']}\n")
+    return "\n".join(blocks)
+
+
+WRITERS: dict[str, Callable[[FileTranscript], str]] = {
+    "json": to_json, "txt": to_txt, "srt": to_srt}
+
+
+def transcribe_file(path: Path, seats: list[dict], options: EngineOptions, *,
+                    progress: Callable[[float], None] | None = None,
+                    engine: WhisperEngine | None = None) -> FileTranscript:
+    """Recognise every seat of ``path``; ``progress`` gets seconds of audio consumed."""
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as e:
+        raise AudioError(f"cannot open audio file {path}: {e}") from e
+    if max(s["channel"] for s in seats) >= info.channels:
+        raise AudioError(f"{path} has {info.channels} channel(s) but a seat is mapped to "
+                         f"channel {max(s['channel'] for s in seats)}")
+    engine = engine or WhisperEngine(options)
+    segmenter = Segmenter([(s["channel"], s["id"]) for s in seats], channels=info.channels,
+                          sample_rate=info.samplerate)
+    result = FileTranscript(file=str(path), duration_s=info.frames / info.samplerate,
+                            seats=seats)
+
+    def recognise(utterances) -> None:
+        for u in utterances:
+            rec = engine.recognize(u.audio, u.t0)
+            if rec.text:
+                result.lines.append({"seat": u.seat, "t0": round(u.t0, 3),
+                                     "t1": round(u.t1, 3), "text": rec.text,
+                                     "words": rec.words_as_dicts(),
+                                     "avg_logprob": rec.avg_logprob})
+
+    position = 0
+    block_frames = info.samplerate // 10
+    with sf.SoundFile(str(path)) as f:
+        for data in f.blocks(blocksize=block_frames, dtype="int16", always_2d=True):
+            recognise(segmenter.feed(Block(position, data)))
+            position += len(data)
+            if progress:
+                progress(len(data) / info.samplerate)
+    recognise(segmenter.flush())
+    result.lines.sort(key=lambda line: (line["t0"], line["seat"]))
+    return result
+
+
+def write_outputs(t: FileTranscript, base: Path, formats: list[str]) -> list[Path]:
+    written = []
+    for fmt in formats:
+        out = base.with_suffix(f".{fmt}")
+        out.write_text(WRITERS[fmt](t), encoding="utf-8")
+        written.append(out)
+    return written

@@ -1,0 +1,367 @@
+"""The box's SQLite store: hearings, seats, audio segments, transcript, annotations, audit log
+and the outbox the court's centre pulls from.
+
+Durability first: WAL, ``synchronous=FULL`` and a ``busy_timeout``; each record is written in
+one short transaction together with its outbox entry, so the outbox ``seq`` (an AUTOINCREMENT
+key, never reused) orders every durable record exactly as it was committed. Each outbox entry
+carries the sha256 of the record's canonical JSON and the hash of the previous entry of the
+same hearing: a chain that ``courtbox verify`` and the centre recompute.
+
+Schema changes are numbered migrations applied at open; an existing database is copied to
+``<name>.bak-v<N>`` (SQLite's online backup) before it is migrated.
+
+One ``Store`` object holds one connection. The agent writes through one writer thread
+(``courtbox.agent.writer``); readers (the API) open their own ``Store``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from courtbox.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+DB_NAME = "courtbox.db"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def canonical_json(obj: Any) -> str:
+    """The one serialisation that is hashed: sorted keys, no spaces, UTF-8 as is."""
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _m1_initial(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE hearings (
+            id TEXT PRIMARY KEY,
+            case_number TEXT NOT NULL,
+            case_type TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL DEFAULT '',
+            court TEXT NOT NULL,
+            room TEXT NOT NULL,
+            panel TEXT NOT NULL DEFAULT '[]',
+            parties TEXT NOT NULL DEFAULT '[]',
+            clerk TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL CHECK (state IN ('open','recording','paused','closed')),
+            sample_rate INTEGER NOT NULL,
+            channels INTEGER NOT NULL,
+            wall_start TEXT,
+            clock_synced INTEGER,
+            created_at TEXT NOT NULL,
+            closed_at TEXT
+        )""")
+    db.execute("""
+        CREATE TABLE seats (
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            seat_id TEXT NOT NULL,
+            channel INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (hearing_id, seat_id),
+            UNIQUE (hearing_id, channel)
+        )""")
+    db.execute("""
+        CREATE TABLE audio_segments (
+            id TEXT PRIMARY KEY,
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            part INTEGER NOT NULL,
+            idx INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            start_sample INTEGER NOT NULL,
+            frames INTEGER NOT NULL,
+            sample_rate INTEGER NOT NULL,
+            channels INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            prev_sha256 TEXT,
+            defective INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            UNIQUE (hearing_id, part, idx)
+        )""")
+    db.execute("""
+        CREATE TABLE transcript (
+            id INTEGER PRIMARY KEY,
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            utterance_id TEXT NOT NULL,
+            seat TEXT NOT NULL,
+            t0 REAL NOT NULL,
+            t1 REAL NOT NULL,
+            text TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('partial','final')),
+            revision INTEGER NOT NULL DEFAULT 0,
+            words TEXT NOT NULL DEFAULT '[]',
+            avg_logprob REAL,
+            author TEXT NOT NULL DEFAULT 'asr',
+            created_at TEXT NOT NULL,
+            UNIQUE (hearing_id, utterance_id, kind, revision)
+        )""")
+    db.execute("CREATE INDEX transcript_hearing_t0 ON transcript (hearing_id, kind, t0)")
+    db.execute("""
+        CREATE TABLE annotations (
+            id TEXT PRIMARY KEY,
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            t REAL NOT NULL,
+            label TEXT NOT NULL,
+            text TEXT NOT NULL DEFAULT '',
+            author TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            hearing_id TEXT,
+            detail TEXT NOT NULL DEFAULT '{}'
+        )""")
+    db.execute("""
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            hearing_id TEXT,
+            kind TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            prev_sha256 TEXT,
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX outbox_hearing ON outbox (hearing_id, seq)")
+
+
+# Append only: a released migration is never edited, a new one is added after it.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial]
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    seq: int
+    hearing_id: str | None
+    kind: str
+    record_id: str
+    body: str
+    sha256: str
+    prev_sha256: str | None
+
+
+class Store:
+    """One connection to the box's database, migrated to the current schema on open."""
+
+    def __init__(self, path: Path | str, *, migrate: bool = True) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                   timeout=10.0)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot open database {self.path}: {e}") from e
+        if mode.lower() != "wal":
+            raise StoreError(f"{self.path}: WAL journal mode refused (got {mode})")
+        self.db = sqlite_utils.Database(conn)
+        if migrate:
+            self.migrate()
+
+    @classmethod
+    def in_dir(cls, data_dir: Path | str, **kwargs: Any) -> Store:
+        return cls(Path(data_dir) / DB_NAME, **kwargs)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self, migrations: list[Callable[[sqlite_utils.Database], None]] | None = None
+                ) -> int:
+        """Apply pending migrations, each in its own transaction; returns the new version."""
+        migrations = MIGRATIONS if migrations is None else migrations
+        current = self.schema_version
+        if current > len(migrations):
+            raise StoreError(f"{self.path}: schema version {current} is newer than this "
+                             f"courtbox ({len(migrations)}); refusing to touch it")
+        if current == len(migrations):
+            return current
+        if current > 0:
+            backup = self.path.with_name(f"{self.path.name}.bak-v{current}")
+            dest = sqlite3.connect(backup)
+            try:
+                self.db.conn.backup(dest)
+            finally:
+                dest.close()
+            logger.info("backed up %s to %s before migrating", self.path, backup)
+        for version, step in enumerate(migrations[current:], start=current + 1):
+            with self.transaction():
+                step(self.db)
+                self.db.execute(f"PRAGMA user_version = {version}")
+            logger.info("migrated %s to schema version %d", self.path, version)
+        return len(migrations)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- the outbox and its chain ---------------------------------------------------------
+
+    def _append_outbox(self, hearing_id: str | None, kind: str, record_id: str,
+                       record: dict) -> int:
+        """Inside a transaction: chain ``record`` after its hearing's last entry."""
+        row = self.db.execute(
+            "SELECT sha256 FROM outbox WHERE hearing_id IS ? ORDER BY seq DESC LIMIT 1",
+            [hearing_id]).fetchone()
+        prev = row[0] if row else None
+        body = canonical_json({"kind": kind, "id": record_id, "prev_sha256": prev,
+                               "record": record})
+        cur = self.db.execute(
+            "INSERT INTO outbox (hearing_id, kind, record_id, body, sha256, prev_sha256,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [hearing_id, kind, record_id, body, sha256_text(body), prev, utc_now()])
+        return cur.lastrowid
+
+    def _record(self, table: str, kind: str, row: dict, record_id: str,
+                hearing_id: str | None) -> Any:
+        """Insert ``row`` and its outbox entry in one transaction; returns the row's key."""
+        with self.transaction():
+            pk = self.db[table].insert(row).last_pk
+            self._append_outbox(hearing_id, kind, record_id, row)
+        return pk
+
+    def outbox(self, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
+        rows = self.db.execute(
+            "SELECT seq, hearing_id, kind, record_id, body, sha256, prev_sha256 FROM outbox"
+            " WHERE seq > ? ORDER BY seq LIMIT ?", [after, limit]).fetchall()
+        return [OutboxEntry(*r) for r in rows]
+
+    # -- records --------------------------------------------------------------------------
+
+    def audit(self, actor: str, action: str, hearing_id: str | None = None,
+              **detail: Any) -> int:
+        at = utc_now()
+        with self.transaction():
+            row = {"at": at, "actor": actor, "action": action, "hearing_id": hearing_id,
+                   "detail": canonical_json(detail)}
+            entry_id = self.db["audit_log"].insert(row).last_pk
+            self._append_outbox(hearing_id, "audit", str(entry_id), row)
+        return entry_id
+
+    def create_hearing(self, *, case_number: str, court: str, room: str, sample_rate: int,
+                       channels: int, seats: list[dict], case_type: str = "",
+                       title: str = "", panel: list | None = None,
+                       parties: list | None = None, clerk: str = "",
+                       hearing_id: str | None = None) -> str:
+        hearing_id = hearing_id or uuid.uuid4().hex
+        row = {
+            "id": hearing_id, "case_number": case_number, "case_type": case_type,
+            "title": title, "court": court, "room": room,
+            "panel": canonical_json(panel or []), "parties": canonical_json(parties or []),
+            "clerk": clerk, "state": "open", "sample_rate": sample_rate, "channels": channels,
+            "wall_start": None, "clock_synced": None, "created_at": utc_now(),
+            "closed_at": None,
+        }
+        with self.transaction():
+            self.db["hearings"].insert(row)
+            self._append_outbox(hearing_id, "hearing", hearing_id, row)
+            for seat in seats:
+                seat_row = {"hearing_id": hearing_id, "seat_id": seat["id"],
+                            "channel": seat["channel"], "role": seat["role"],
+                            "name": seat["name"]}
+                self.db["seats"].insert(seat_row)
+                self._append_outbox(hearing_id, "seat", f"{hearing_id}:{seat['id']}",
+                                    seat_row)
+        return hearing_id
+
+    def update_hearing(self, hearing_id: str, **changes: Any) -> None:
+        """Change a hearing's state fields; the change itself goes to the outbox."""
+        with self.transaction():
+            self.db["hearings"].update(hearing_id, changes)
+            self._append_outbox(hearing_id, "hearing_update", hearing_id,
+                                {"id": hearing_id, **changes})
+
+    def hearing(self, hearing_id: str) -> dict | None:
+        rows = list(self.db["hearings"].rows_where("id = ?", [hearing_id]))
+        return rows[0] if rows else None
+
+    def hearings(self) -> list[dict]:
+        return list(self.db["hearings"].rows_where(order_by="created_at DESC"))
+
+    def seats(self, hearing_id: str) -> list[dict]:
+        return list(self.db["seats"].rows_where("hearing_id = ?", [hearing_id],
+                                                order_by="channel"))
+
+    def add_segment(self, row: dict) -> str:
+        row = {"created_at": utc_now(), "defective": 0, **row}
+        return self._record("audio_segments", "audio_segment", row, row["id"],
+                            row["hearing_id"])
+
+    def segments(self, hearing_id: str) -> list[dict]:
+        return list(self.db["audio_segments"].rows_where(
+            "hearing_id = ?", [hearing_id], order_by="part, idx"))
+
+    def last_segment_hash(self, hearing_id: str) -> str | None:
+        row = self.db.execute(
+            "SELECT sha256 FROM audio_segments WHERE hearing_id = ?"
+            " ORDER BY part DESC, idx DESC LIMIT 1", [hearing_id]).fetchone()
+        return row[0] if row else None
+
+    def add_final(self, *, hearing_id: str, utterance_id: str, seat: str, t0: float,
+                  t1: float, text: str, words: list[dict], avg_logprob: float | None,
+                  revision: int = 0, author: str = "asr") -> int:
+        row = {"hearing_id": hearing_id, "utterance_id": utterance_id, "seat": seat,
+               "t0": round(t0, 3), "t1": round(t1, 3), "text": text, "kind": "final",
+               "revision": revision, "words": canonical_json(words),
+               "avg_logprob": avg_logprob, "author": author, "created_at": utc_now()}
+        kind = "transcript" if revision == 0 else "revision"
+        return self._record("transcript", kind, row, f"{utterance_id}:{revision}", hearing_id)
+
+    def finals(self, hearing_id: str, after_id: int = 0) -> list[dict]:
+        """The latest revision of every final line, in timeline order."""
+        return [dict(r) for r in self.db.query(
+            """SELECT t.* FROM transcript t
+               WHERE t.hearing_id = :h AND t.kind = 'final' AND t.id > :after
+                 AND t.revision = (SELECT MAX(revision) FROM transcript u
+                                   WHERE u.hearing_id = t.hearing_id AND u.kind = 'final'
+                                     AND u.utterance_id = t.utterance_id)
+               ORDER BY t.t0, t.id""", {"h": hearing_id, "after": after_id})]
+
+    def add_annotation(self, *, hearing_id: str, t: float, label: str, text: str,
+                       author: str) -> str:
+        ann_id = uuid.uuid4().hex
+        row = {"id": ann_id, "hearing_id": hearing_id, "t": t, "label": label, "text": text,
+               "author": author, "created_at": utc_now()}
+        self._record("annotations", "annotation", row, ann_id, hearing_id)
+        return ann_id
+
+    def integrity_check(self) -> str:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0]

@@ -1,0 +1,202 @@
+"""From channels to seats: levels, who is speaking, and each seat's utterances.
+
+In a courtroom every voice reaches several microphones. ``SeatActivity`` decides, frame by
+frame (30 ms), which seats are speaking: a channel is a candidate when its level stands far
+enough above its own noise floor, and among candidates the loudest (relative to its floor)
+owns the frame; another seat speaks at the same time only when it is nearly as loud, which
+is a genuine overlap rather than bleed (bleed into a neighbouring microphone is typically
+15–25 dB down). ``UtteranceCutter`` turns one seat's frame decisions into utterances with
+pre-roll, hangover and a maximum length (cut at the quietest recent frame).
+``Segmenter`` runs both over captured blocks after resampling them to 16 kHz.
+
+The policies are pure and synchronous (no I/O, no threads); the segmenter is stateful and
+not thread-safe: one thread feeds it.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+
+import numpy as np
+import soxr
+
+from courtbox.audio.types import SPEECH_RATE, Block, Utterance
+
+_EPS = 1e-10
+
+
+@dataclass(frozen=True)
+class SegmenterOptions:
+    frame_ms: int = 30
+    start_snr_db: float = 12.0  # above its noise floor, a frame may be speech
+    overlap_margin_db: float = 10.0  # within this of the loudest seat: both speak
+    floor_rise_db_per_s: float = 1.5  # how fast a noise floor may climb
+    min_speech_ms: int = 150  # shorter bursts (a knock, a click) are not utterances
+    hangover_ms: int = 500  # silence that ends an utterance
+    pre_roll_ms: int = 200  # kept before the first speech frame
+    max_utterance_s: float = 20.0  # longer speech is cut at its quietest recent frame
+
+    @property
+    def frame_samples(self) -> int:
+        return SPEECH_RATE * self.frame_ms // 1000
+
+    def frames(self, ms: float) -> int:
+        return max(1, int(round(ms / self.frame_ms)))
+
+
+def frame_levels_db(frame: np.ndarray) -> np.ndarray:
+    """RMS level in dBFS of each channel of a float32 ``[samples × channels]`` frame."""
+    return 10.0 * np.log10(np.mean(frame.astype(np.float64) ** 2, axis=0) + _EPS)
+
+
+class SeatActivity:
+    """Per frame: which channels carry their own seat's speech (not bleed, not noise)."""
+
+    def __init__(self, channels: int, options: SegmenterOptions) -> None:
+        self.options = options
+        self.floor = np.full(channels, np.nan)
+        self._rise = options.floor_rise_db_per_s * options.frame_ms / 1000
+
+    def update(self, levels_db: np.ndarray) -> np.ndarray:
+        floor = self.floor
+        fresh = np.isnan(floor)
+        floor[fresh] = levels_db[fresh]
+        # Down at once, up slowly: the floor tracks the quiet between words.
+        np.minimum(floor + self._rise, levels_db, out=floor)
+        np.maximum(floor, -100.0, out=floor)
+        snr = levels_db - floor
+        candidates = snr >= self.options.start_snr_db
+        if not candidates.any():
+            return candidates
+        loudest = snr[candidates].max()
+        return candidates & (snr >= loudest - self.options.overlap_margin_db)
+
+
+class UtteranceCutter:
+    """One seat's state machine from speech/non-speech frames to utterances."""
+
+    def __init__(self, seat: str, options: SegmenterOptions) -> None:
+        self.seat = seat
+        self.o = options
+        self._pre: collections.deque = collections.deque(maxlen=options.frames(
+            options.pre_roll_ms))
+        self._frames: list[np.ndarray] = []
+        self._levels: list[float] = []
+        self._start = 0  # timeline sample of _frames[0]
+        self._speech = 0
+        self._silence = 0
+        self._max_frames = options.frames(options.max_utterance_s * 1000)
+
+    @property
+    def speaking(self) -> bool:
+        return bool(self._frames)
+
+    def push(self, position: int, frame: np.ndarray, level_db: float, active: bool
+             ) -> list[Utterance]:
+        """Feed one frame starting at ``position`` (16 kHz timeline)."""
+        o = self.o
+        if not self._frames:
+            if not active:
+                self._pre.append((position, frame, level_db))
+                return []
+            self._start = self._pre[0][0] if self._pre else position
+            self._frames = [f for _, f, _ in self._pre]
+            self._levels = [lv for _, _, lv in self._pre]
+            self._pre.clear()
+            self._speech = self._silence = 0
+        self._frames.append(frame)
+        self._levels.append(level_db)
+        if active:
+            self._speech += 1
+            self._silence = 0
+        else:
+            self._silence += 1
+        out: list[Utterance] = []
+        if self._silence >= o.frames(o.hangover_ms):
+            out += self._emit(len(self._frames))
+        elif len(self._frames) >= self._max_frames:
+            out += self._cut_at_quietest()
+        return out
+
+    def flush(self) -> list[Utterance]:
+        return self._emit(len(self._frames)) if self._frames else []
+
+    def _cut_at_quietest(self) -> list[Utterance]:
+        window = min(len(self._frames) // 2, self.o.frames(3000))
+        tail = np.asarray(self._levels[-window:])
+        cut = len(self._frames) - window + int(np.argmin(tail)) + 1
+        rest_frames, rest_levels = self._frames[cut:], self._levels[cut:]
+        rest_start = self._start + cut * self.o.frame_samples
+        out = self._emit(cut, keep_going=True)
+        self._frames, self._levels, self._start = rest_frames, rest_levels, rest_start
+        self._speech = len(rest_frames)
+        self._silence = 0
+        return out
+
+    def _emit(self, n: int, keep_going: bool = False) -> list[Utterance]:
+        frames, start, speech = self._frames[:n], self._start, self._speech
+        # Trim the hangover down to a short tail of silence after the last speech.
+        keep_tail = self.o.frames(self.o.pre_roll_ms)
+        if not keep_going and self._silence > keep_tail:
+            frames = frames[: len(frames) - (self._silence - keep_tail)]
+        self._frames, self._levels = [], []
+        self._speech = self._silence = 0
+        if speech < self.o.frames(self.o.min_speech_ms) or not frames:
+            return []
+        audio = np.concatenate(frames)
+        return [Utterance(id=f"{self.seat}-{start}", seat=self.seat, start=start,
+                          audio=audio)]
+
+
+class Segmenter:
+    """Captured blocks in, per-seat utterances out (16 kHz float32)."""
+
+    def __init__(self, seats: list[tuple[int, str]], *, channels: int, sample_rate: int,
+                 options: SegmenterOptions | None = None) -> None:
+        self.options = options or SegmenterOptions()
+        self.channels = channels
+        self.seat_channels = [ch for ch, _ in seats]
+        self.activity = SeatActivity(len(seats), self.options)
+        self.cutters = [UtteranceCutter(seat, self.options) for _, seat in seats]
+        self._resampler = (soxr.ResampleStream(sample_rate, SPEECH_RATE, channels,
+                                               dtype="float32", quality="HQ")
+                           if sample_rate != SPEECH_RATE else None)
+        self._pending = np.zeros((0, len(seats)), dtype=np.float32)
+        self._position = 0  # 16 kHz timeline sample of _pending[0]
+        self.levels_db = np.full(len(seats), -100.0)
+        self.peak = np.zeros(len(seats))
+
+    def feed(self, block: Block) -> list[Utterance]:
+        audio = block.data.astype(np.float32) / 32768.0
+        if self._resampler is not None:
+            audio = self._resampler.resample_chunk(audio)
+        return self._frames(audio[:, self.seat_channels])
+
+    def flush(self) -> list[Utterance]:
+        out: list[Utterance] = []
+        if self._resampler is not None:
+            tail = self._resampler.resample_chunk(
+                np.zeros((0, self.channels), dtype=np.float32), last=True)
+            out += self._frames(tail[:, self.seat_channels])
+        for cutter in self.cutters:
+            out += cutter.flush()
+        return out
+
+    def _frames(self, audio: np.ndarray) -> list[Utterance]:
+        pending = np.concatenate([self._pending, audio]) if len(self._pending) else audio
+        n = self.options.frame_samples
+        out: list[Utterance] = []
+        whole = len(pending) // n * n
+        for offset in range(0, whole, n):
+            frame = pending[offset:offset + n]
+            levels = frame_levels_db(frame)
+            self.levels_db = levels
+            self.peak = np.abs(frame).max(axis=0)
+            active = self.activity.update(levels)
+            for i, cutter in enumerate(self.cutters):
+                out += cutter.push(self._position, frame[:, i].copy(), float(levels[i]),
+                                   bool(active[i]))
+            self._position += n
+        self._pending = pending[whole:]
+        return out

@@ -1,0 +1,73 @@
+"""The values that travel between the audio stages and the parts above them.
+
+Positions are sample indices on the hearing's timeline at the capture rate (``Block``) or at
+the 16 kHz speech rate (``Utterance``); seconds are ``index / rate`` on the same timeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SPEECH_RATE = 16000
+
+
+@dataclass(frozen=True)
+class Block:
+    """Captured audio: int16 ``[frames × channels]`` starting at ``start`` (capture rate)."""
+
+    start: int
+    data: np.ndarray
+
+    @property
+    def frames(self) -> int:
+        return int(self.data.shape[0])
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One seat's stretch of speech, 16 kHz float32 mono, ready for recognition."""
+
+    id: str
+    seat: str
+    start: int  # first sample at SPEECH_RATE on the hearing timeline
+    audio: np.ndarray = field(repr=False)
+
+    @property
+    def t0(self) -> float:
+        return self.start / SPEECH_RATE
+
+    @property
+    def t1(self) -> float:
+        return (self.start + len(self.audio)) / SPEECH_RATE
+
+
+@dataclass(frozen=True)
+class SegmentWritten:
+    """An archived FLAC segment, durable on disk, to be recorded in the store."""
+
+    id: str
+    hearing_id: str
+    part: int
+    idx: int
+    path: str  # relative to the data directory
+    start_sample: int
+    frames: int
+    sample_rate: int
+    channels: int
+    sha256: str
+    prev_sha256: str | None
+    defective: bool = False
+
+    def as_row(self) -> dict:
+        return {**self.__dict__, "defective": int(self.defective)}
+
+
+@dataclass(frozen=True)
+class CaptureEvent:
+    """Something the capture or archive stage noticed: overflow, device loss, disk full."""
+
+    kind: str
+    message: str
+    at_sample: int = 0

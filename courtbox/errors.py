@@ -1,0 +1,37 @@
+"""The exceptions courtbox raises inside; the CLI and the API turn them into messages.
+
+Every failure a clerk or an operations engineer can cause or meet has a small named class
+here, so that the edges (CLI exit code, HTTP status) can map them without parsing text.
+"""
+
+
+class CourtboxError(Exception):
+    """Base of every error courtbox raises on purpose."""
+
+
+class ConfigError(CourtboxError):
+    """The configuration file is missing, unreadable or invalid.
+
+    ``problems`` holds one line per invalid key, each naming the key (``seats[1].role``).
+    """
+
+    def __init__(self, problems: list[str], source: str = "") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__("\n".join(problems))
+
+
+class ModelError(CourtboxError):
+    """The speech model cannot be found, assembled or verified."""
+
+
+class StoreError(CourtboxError):
+    """The SQLite store cannot be opened, migrated or written."""
+
+
+class AudioError(CourtboxError):
+    """An audio device or file cannot be opened or read."""
+
+
+class HearingError(CourtboxError):
+    """A hearing operation is not allowed in the hearing's current state."""

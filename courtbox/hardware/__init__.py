@@ -1,0 +1,1 @@
+"""The box itself: audio device discovery, health probes, systemd notify and watchdog."""

