@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from courtbox import __version__
-from courtbox.agent.config import Config, load_config, resolve_config_path, seats_from_spec
+from courtbox.agent.config import Config, load_config, seats_from_spec
 from courtbox.errors import ConfigError, CourtboxError
 
 EXIT_ERROR = 1
@@ -97,8 +97,7 @@ def config_check(config: Config, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(resolved, ensure_ascii=False, indent=2))
         return
-    source = resolve_config_path(None)
-    click.echo(f"# config OK ({source or 'defaults only'})")
+    click.echo(f"# config OK ({config.source})")
     click.echo(_toml(resolved))
 
 

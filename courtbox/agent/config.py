@@ -14,7 +14,15 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from courtbox.errors import ConfigError
 
@@ -76,7 +84,7 @@ class AudioSection(_Section):
     @field_validator("device", mode="before")
     @classmethod
     def _device_kind(cls, value: object) -> object:
-        if value is not None and not isinstance(value, str | int):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
             raise ValueError("must be a device index or a substring of the device name")
         return value
 
@@ -147,16 +155,24 @@ class Config(_Section):
     model: ModelSection = Field(default_factory=ModelSection)
     api: ApiSection = Field(default_factory=ApiSection)
 
-    @model_validator(mode="after")
-    def _unique_seats(self) -> Config:
+    _source: str = PrivateAttr("(defaults)")
+
+    @field_validator("seats")
+    @classmethod
+    def _unique_seats(cls, seats: list[Seat]) -> list[Seat]:
         for attr in ("channel", "id"):
             seen: set[object] = set()
-            for seat in self.seats:
+            for seat in seats:
                 value = getattr(seat, attr)
                 if value in seen:
-                    raise ValueError(f"seats: {attr} {value!r} is used by more than one seat")
+                    raise ValueError(f"{attr} {value!r} is used by more than one seat")
                 seen.add(value)
-        return self
+        return seats
+
+    @property
+    def source(self) -> str:
+        """The file this config was read from, or ``(defaults)``."""
+        return self._source
 
     @property
     def channels(self) -> int:
@@ -222,6 +238,7 @@ def load_config(path: Path | str | None = None, data_dir: Path | str | None = No
         except tomllib.TOMLDecodeError as e:
             raise ConfigError([f"{file}: not valid TOML: {e}"], str(file)) from e
     config = parse_config(data, str(file or "(defaults)"))
+    config._source = str(file or "(defaults)")
     if data_dir is not None:
         config.storage.data_dir = Path(data_dir)
     return config

@@ -173,12 +173,18 @@ class Store:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
                                    timeout=10.0)
             conn.execute("PRAGMA busy_timeout = 10000")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                conn.close()
+                raise StoreError(f"{self.path}: schema version {version} is newer than this "
+                                 f"courtbox ({len(MIGRATIONS)}); refusing to touch it")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open database {self.path}: {e}") from e
         if mode.lower() != "wal":
+            conn.close()
             raise StoreError(f"{self.path}: WAL journal mode refused (got {mode})")
         self.db = sqlite_utils.Database(conn)
         if migrate:
