@@ -23,7 +23,6 @@ AISHELL_REFERENCES = {
     "BAC009S0764W0121.wav": "甚至出现交易几乎停滞的情况",
     "BAC009S0764W0122.wav": "一二线城市虽然也处于调整中",
 }
-SHARED_SPEECH = Path(__file__).resolve().parents[2] / "shared" / "speech" / "aishell-dev"
 
 
 @pytest.fixture(scope="session")

@@ -29,9 +29,11 @@ _EPS = 1e-10
 @dataclass(frozen=True)
 class SegmenterOptions:
     frame_ms: int = 30
-    start_snr_db: float = 12.0  # above its noise floor, a frame may be speech
+    start_snr_db: float = 15.0  # above its noise floor, a frame may be speech
     overlap_margin_db: float = 10.0  # within this of the loudest seat: both speak
+    smooth_frames: int = 3  # levels are averaged over this many frames
     floor_rise_db_per_s: float = 1.5  # how fast a noise floor may climb
+    floor_fall: float = 0.3  # share of the gap a floor closes per frame when it falls
     min_speech_ms: int = 150  # shorter bursts (a knock, a click) are not utterances
     hangover_ms: int = 500  # silence that ends an utterance
     pre_roll_ms: int = 200  # kept before the first speech frame
@@ -51,21 +53,31 @@ def frame_levels_db(frame: np.ndarray) -> np.ndarray:
 
 
 class SeatActivity:
-    """Per frame: which channels carry their own seat's speech (not bleed, not noise)."""
+    """Per frame: which channels carry their own seat's speech (not bleed, not noise).
+
+    Room noise (ventilation, projectors) swings several dB from one 30-ms frame to the
+    next, so decisions use the level smoothed over the last ``smooth_frames`` frames
+    (mean power), and each channel's noise floor follows that smoothed level: down
+    quickly, up slowly. A floor that snapped to the quietest single frame would let
+    every ordinary noise frame look like speech."""
 
     def __init__(self, channels: int, options: SegmenterOptions) -> None:
         self.options = options
         self.floor = np.full(channels, np.nan)
+        self._recent: collections.deque = collections.deque(maxlen=options.smooth_frames)
         self._rise = options.floor_rise_db_per_s * options.frame_ms / 1000
 
     def update(self, levels_db: np.ndarray) -> np.ndarray:
+        self._recent.append(10.0 ** (levels_db / 10.0))
+        smoothed = 10.0 * np.log10(np.mean(self._recent, axis=0) + _EPS)
         floor = self.floor
         fresh = np.isnan(floor)
-        floor[fresh] = levels_db[fresh]
-        # Down at once, up slowly: the floor tracks the quiet between words.
-        np.minimum(floor + self._rise, levels_db, out=floor)
+        floor[fresh] = smoothed[fresh]
+        below = smoothed < floor
+        floor[below] += self.options.floor_fall * (smoothed[below] - floor[below])
+        floor[~below] += self._rise
         np.maximum(floor, -100.0, out=floor)
-        snr = levels_db - floor
+        snr = smoothed - floor
         candidates = snr >= self.options.start_snr_db
         if not candidates.any():
             return candidates

@@ -1,0 +1,78 @@
+"""The audio stages on real audio: the archive is lossless and chained, the segmenter puts
+the sample hearing's speech on the right seats."""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from courtbox.agent.demo import sample_dir
+from courtbox.audio.archive import ArchiveWriter
+from courtbox.audio.capture import FileCapture
+from courtbox.audio.seats import Segmenter
+from courtbox.audio.types import Block, SegmentWritten
+
+
+def _blocks(data: np.ndarray, size: int) -> list[Block]:
+    return [Block(i, data[i:i + size]) for i in range(0, len(data), size)]
+
+
+def test_archive_is_lossless_chained_and_durable(tmp_path: Path) -> None:
+    """8 channels at 48 kHz in 5-s segments decode to exactly the samples that went in."""
+    rate, channels, seconds = 48000, 8, 12
+    rng = np.random.default_rng(7)
+    data = rng.integers(-20000, 20000, size=(rate * seconds, channels), dtype=np.int16)
+    written: list[SegmentWritten] = []
+    archive = ArchiveWriter(tmp_path, "h1", part=1, sample_rate=rate, channels=channels,
+                            segment_seconds=5, prev_sha256="ab" * 32,
+                            on_segment=written.append)
+    archive.start()
+    for block in _blocks(data, 4800):
+        archive.put(block)
+    archive.close()
+    assert archive.error is None
+    assert [s.frames for s in written] == [5 * rate, 5 * rate, 2 * rate]
+    assert [s.start_sample for s in written] == [0, 5 * rate, 10 * rate]
+    assert written[0].prev_sha256 == "ab" * 32
+    for before, after in zip(written, written[1:], strict=False):
+        assert after.prev_sha256 == before.sha256
+    decoded = []
+    for seg in written:
+        path = tmp_path / seg.path
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == seg.sha256
+        audio, sr = sf.read(str(path), dtype="int16", always_2d=True)
+        assert sr == rate and audio.shape[1] == channels
+        decoded.append(audio)
+    assert np.array_equal(np.concatenate(decoded), data)
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_segmenter_puts_each_utterance_on_its_speakers_seat(sample: dict) -> None:
+    """Every reference utterance of the sample is covered by an utterance of its own seat,
+    and bleed into neighbouring microphones does not become an utterance of another seat."""
+    seats = [(s["channel"], s["id"]) for s in sample["seats"]]
+    capture = FileCapture(sample_dir() / "hearing.flac", realtime=False)
+    segmenter = Segmenter(seats, channels=capture.channels, sample_rate=capture.sample_rate)
+    blocks: queue.SimpleQueue = queue.SimpleQueue()
+    capture.start(blocks.put)
+    assert capture.wait(60)
+    utterances = []
+    while not blocks.empty():
+        utterances += segmenter.feed(blocks.get())
+    utterances += segmenter.flush()
+
+    def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+        return max(0.0, min(a1, b1) - max(a0, b0))
+
+    for ref in sample["utterances"]:
+        own = sum(overlap(u.t0, u.t1, ref["t0"], ref["t1"]) for u in utterances
+                  if u.seat == ref["seat"])
+        assert own >= 0.9 * (ref["t1"] - ref["t0"]), ref
+    for u in utterances:
+        speech_of_own_seat = sum(overlap(u.t0, u.t1, r["t0"], r["t1"])
+                                 for r in sample["utterances"] if r["seat"] == u.seat)
+        assert speech_of_own_seat >= 0.5 * (u.t1 - u.t0), (u.seat, u.t0, u.t1)
