@@ -257,6 +257,46 @@ def _default_seats(config: Config, channels: int) -> list[dict]:
             for c in range(channels)]
 
 
+# -- verify ----------------------------------------------------------------------------
+
+@cli.command("verify")
+@config_options(data=True)
+@click.argument("hearing", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify_cmd(config: Config, hearing: str | None, as_json: bool) -> None:
+    """Recompute every audio segment hash, the audio and record hash chains, and check
+    every row against its chained record. Exits 1 naming the first broken link.
+
+    HEARING is a hearing id or case number; default: every hearing.
+
+    \b
+    Example:
+        courtbox verify --data-dir /var/lib/courtbox
+    """
+    from courtbox.agent.store import DB_NAME
+    from courtbox.agent.verify import verify
+
+    data_dir = config.storage.data_dir
+    if not (data_dir / DB_NAME).is_file():
+        _fail(CourtboxError(f"no courtbox database in {data_dir}"))
+    report = verify(data_dir, hearing)
+    if hearing is not None and not report.hearings:
+        _fail(CourtboxError(f"no hearing {hearing} in {data_dir}"))
+    if as_json:
+        click.echo(json.dumps({"ok": report.ok,
+                               "hearings": [h.as_dict() for h in report.hearings]},
+                              ensure_ascii=False, indent=2))
+    else:
+        for h in report.hearings:
+            if h.ok:
+                click.echo(f"OK      {h.case_number} ({h.hearing_id}): {h.segments} audio "
+                           f"segments, {h.records} records")
+            else:
+                click.echo(f"BROKEN  {h.case_number} ({h.hearing_id}): {h.broken}")
+    if not report.ok:
+        sys.exit(EXIT_ERROR)
+
+
 def main() -> None:
     cli(prog_name="courtbox")
 
