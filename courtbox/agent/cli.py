@@ -17,7 +17,7 @@ import click
 
 from courtbox import __version__
 from courtbox.agent.config import Config, load_config, seats_from_spec
-from courtbox.errors import ConfigError, CourtboxError
+from courtbox.errors import AudioError, ConfigError, CourtboxError
 
 EXIT_ERROR = 1
 EXIT_CONFIG = 2
@@ -191,8 +191,7 @@ def demo_cmd(config: Config, fast: bool, exit_: bool, as_json: bool, audio: Path
                           fast=fast, exit=exit_ or fast or as_json, json=as_json, port=port)
     data_dir = config.storage.data_dir if _data_dir_given() else None
     try:
-        summary = run_demo(config, options, data_dir=data_dir, out=sys.stdout,
-                           err=sys.stderr)
+        summary = run_demo(config, options, data_dir=data_dir, out=sys.stdout)
     except KeyboardInterrupt:
         click.echo("courtbox: demo interrupted", err=True)
         sys.exit(130)
@@ -255,6 +254,72 @@ def _default_seats(config: Config, channels: int) -> list[dict]:
         return [{"channel": 0, "id": "speaker", "role": "other", "name": "发言人"}]
     return [{"channel": c, "id": f"channel_{c + 1}", "role": "other", "name": f"声道{c + 1}"}
             for c in range(channels)]
+
+
+# -- devices and recording -------------------------------------------------------------
+
+@cli.command("devices")
+@config_options(data=False)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def devices_cmd(config: Config, as_json: bool) -> None:
+    """List the audio input devices PortAudio sees, with channels and default rate.
+
+    The device the config names (audio.device) is marked with *.
+
+    \b
+    Example:
+        courtbox devices --json
+    """
+    from courtbox.hardware.devices import list_input_devices, resolve_input_device
+
+    devices = list_input_devices()
+    try:
+        chosen = resolve_input_device(config.audio.device, config.channels).index
+    except AudioError as e:
+        chosen = None
+        click.echo(f"courtbox: warning: {e}", err=True)
+    if as_json:
+        click.echo(json.dumps([{**d.as_dict(), "configured": d.index == chosen}
+                               for d in devices], ensure_ascii=False, indent=2))
+        return
+    if not devices:
+        click.echo("no audio input devices")
+    for d in devices:
+        mark = "*" if d.index == chosen else " "
+        click.echo(f"{mark} {d.index:3d}  {d.name}  [{d.host_api}]  {d.channels} ch, "
+                   f"{d.default_samplerate:.0f} Hz{'  (default)' if d.is_default else ''}")
+
+
+@cli.command("record")
+@config_options(data=True)
+@click.option("--case-number", required=True, help="The case number (案号) of the hearing.")
+@click.option("--case-type", default="", help="Case type, e.g. 民事.")
+@click.option("--duration", type=click.FloatRange(min=0.1), help="Stop after this many "
+              "seconds of audio (default: until Ctrl-C or SIGTERM).")
+@click.option("--no-transcribe", is_flag=True, help="Archive only; no speech recognition.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary at the end.")
+def record_cmd(config: Config, case_number: str, case_type: str, duration: float | None,
+               no_transcribe: bool, as_json: bool) -> None:
+    """Record a hearing from the configured input device until Ctrl-C or SIGTERM.
+
+    Every configured channel goes into the FLAC archive with its hash chain; unless
+    --no-transcribe, each seat is transcribed live and final lines are printed.
+
+    \b
+    Example:
+        courtbox record --case-number "(2026)京0105民初123号" --data-dir /var/lib/courtbox
+    """
+    from courtbox.agent.hearing import HearingInfo
+    from courtbox.agent.record import run_record
+
+    def say(text: str) -> None:
+        if not as_json:
+            click.echo(text)
+
+    summary = run_record(config, HearingInfo(case_number=case_number, case_type=case_type),
+                         duration=duration, transcribe=not no_transcribe, say=say)
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False))
 
 
 # -- verify ----------------------------------------------------------------------------

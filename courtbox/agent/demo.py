@@ -17,6 +17,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -29,15 +30,10 @@ from courtbox.agent.api import create_app
 from courtbox.agent.config import Config
 from courtbox.agent.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
 from courtbox.agent.offline import clock
-from courtbox.agent.recorder import Recorder
-from courtbox.agent.store import Store
-from courtbox.agent.writer import StoreWriter
+from courtbox.agent.stack import RecordingStack
 from courtbox.audio.capture import FileCapture
 from courtbox.errors import AudioError, ConfigError, CourtboxError
-from courtbox.transcribe.engine import EngineOptions
 from courtbox.transcribe.metrics import ErrorCount, errors_for
-from courtbox.transcribe.model import model_info
-from courtbox.transcribe.worker import RecognizerProcess
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +145,7 @@ class PageServer:
 
 
 def run_demo(config: Config, options: DemoOptions, *, data_dir: Path | None,
-             out: TextIO, err: TextIO) -> dict:
+             out: TextIO) -> dict:
     """Run the demo; returns the summary that ``--json`` prints."""
     if options.audio is None:
         sample = json.loads((sample_dir() / "hearing.json").read_text(encoding="utf-8"))
@@ -165,87 +161,32 @@ def run_demo(config: Config, options: DemoOptions, *, data_dir: Path | None,
     if max(s["channel"] for s in seats) >= capture.file_channels:
         raise AudioError(f"{audio} has {capture.file_channels} channel(s); the seats need "
                          f"{max(s['channel'] for s in seats) + 1}")
-    capture.channels = capture.file_channels
+
+    def say(text: str) -> None:
+        if not options.json:
+            print(text, file=out, flush=True)
 
     temporary = data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="courtbox-demo-")) if temporary else data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
-    say = (lambda *a: None) if options.json else (lambda text: print(text, file=out,
-                                                                     flush=True))
     say(f"courtbox demo · {audio.name}: {capture.duration:.0f} s, "
         f"{len(seats)} seats · data in {data_dir}")
-    info = model_info(config.model.path, config.cache_dir())
-    say(f"model: {info.name} ({info.source}) at {info.path}")
-
-    store = Store.in_dir(data_dir)
-    writer = StoreWriter(store)
-    recognizer = RecognizerProcess(EngineOptions.from_config(config.model, info.path))
     server: PageServer | None = None
-    lines: list[dict] = []
-    names = {s["id"]: s["name"] for s in seats}
     try:
-        recognizer.start()
-        port = config.api.port if options.port is None else options.port
-        server = PageServer(data_dir, config.api.host, port)
-        server.start()
-        say(f"live transcript: {server.url}")
-        hearing_id = writer.call(lambda s: open_hearing(
-            s, config, HearingInfo(case_number=f"({date.today().year})示例民初1号",
-                                   title="courtbox 演示庭审", clerk="书记员"),
-            actor="demo", sample_rate=capture.sample_rate, seats=seats))
-
-        def on_final(line: dict) -> None:
-            lines.append(line)
-            say(f"[{clock(line['t0'])}] {names.get(line['seat'], line['seat'])}："
-                f"{line['text']}")
-
-        recorder = Recorder(data_dir=data_dir, writer=writer, hearing_id=hearing_id,
-                            seats=seats, capture=capture, recognizer=recognizer,
-                            segment_seconds=config.audio.segment_seconds,
-                            on_final=on_final)
-        started = time.monotonic()
-        writer.call(lambda s: start_hearing(s, hearing_id, actor="demo"))
-        recorder.start()
-        try:
-            recorder.wait_source()
-        finally:
-            recorder.stop()
-            writer.call(lambda s: close_hearing(s, hearing_id, actor="demo"))
-        wall = time.monotonic() - started
-        if capture.error is not None:
-            raise AudioError(f"reading {audio} failed: {capture.error}")
-        summary = {
-            "hearing_id": hearing_id,
-            "audio": str(audio),
-            "audio_seconds": round(capture.duration, 3),
-            "wall_seconds": round(wall, 3),
-            "realtime": not options.fast,
-            "data_dir": None if temporary else str(data_dir),
-            "model": info.as_dict(),
-            "segments": len(writer.call(lambda s: s.segments(hearing_id))),
-            "utterances": recorder.utterances,
-            "final_lines": [{"seat": ln["seat"], "t0": ln["t0"], "t1": ln["t1"],
-                             "text": ln["text"]} for ln in sorted(lines,
-                                                                  key=lambda x: x["t0"])],
-            "cer": None,
-            "seats": [{**s, "lines": sum(1 for ln in lines if ln["seat"] == s["id"])}
-                      for s in seats],
-        }
+        with RecordingStack(config, data_dir) as stack:
+            say(f"model: {stack.model.name} ({stack.model.source}) at {stack.model.path}")
+            port = config.api.port if options.port is None else options.port
+            server = PageServer(data_dir, config.api.host, port)
+            server.start()
+            say(f"live transcript: {server.url}")
+            summary = _record(stack, capture, seats, say)
+        summary.update(realtime=not options.fast, model=stack.model.as_dict(),
+                       data_dir=None if temporary else str(data_dir))
         if reference is not None:
-            total, per_seat = score(lines, reference, config.model.language)
-            summary["cer"] = round(total.rate, 4)
-            for seat in summary["seats"]:
-                if seat["id"] in per_seat:
-                    seat["cer"] = round(per_seat[seat["id"]].rate, 4)
-            say("")
-            for seat in summary["seats"]:
-                if "cer" in seat:
-                    say(f"  {seat['name']}: {seat['lines']} lines, CER {seat['cer']:.1%}")
-            say(f"character error rate (CER) against the reference: {total.rate:.1%} "
-                f"({total.errors} errors in {total.reference_length} characters)")
-        say(f"{capture.duration:.0f} s of audio in {wall:.0f} s; "
-            f"{summary['segments']} archived segment(s), {len(lines)} final lines")
-        if not (options.exit or options.fast or options.json):
+            _score(summary, reference, config.model.language, say)
+        say(f"{capture.duration:.0f} s of audio in {summary['wall_seconds']:.0f} s; "
+            f"{summary['segments']} archived segment(s), "
+            f"{len(summary['final_lines'])} final lines")
+        if not options.exit:
             say(f"serving {server.url} until Ctrl-C")
             try:
                 threading.Event().wait()
@@ -255,8 +196,59 @@ def run_demo(config: Config, options: DemoOptions, *, data_dir: Path | None,
     finally:
         if server is not None:
             server.stop()
-        recognizer.close()
-        writer.close()
-        store.close()
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _record(stack: RecordingStack, capture: FileCapture, seats: list[dict],
+            say: Callable[[str], None]) -> dict:
+    """Open, record and close the demo hearing; its summary without scores."""
+    writer = stack.writer
+    names = {s["id"]: s["name"] for s in seats}
+    lines: list[dict] = []
+    hearing_id = writer.call(lambda s: open_hearing(
+        s, stack.config, HearingInfo(case_number=f"({date.today().year})示例民初1号",
+                                     title="courtbox 演示庭审", clerk="书记员"),
+        actor="demo", sample_rate=capture.sample_rate, seats=seats))
+
+    def on_final(line: dict) -> None:
+        lines.append(line)
+        say(f"[{clock(line['t0'])}] {names.get(line['seat'], line['seat'])}：{line['text']}")
+
+    recorder = stack.recorder(hearing_id, capture, seats, on_final=on_final)
+    started = time.monotonic()
+    writer.call(lambda s: start_hearing(s, hearing_id, actor="demo"))
+    recorder.start()
+    try:
+        recorder.wait_source()
+    finally:
+        recorder.stop()
+        writer.call(lambda s: close_hearing(s, hearing_id, actor="demo"))
+    if capture.error is not None:
+        raise AudioError(f"reading {capture.path} failed: {capture.error}")
+    lines.sort(key=lambda x: x["t0"])
+    return {
+        "hearing_id": hearing_id,
+        "audio": str(capture.path),
+        "audio_seconds": round(capture.duration, 3),
+        "wall_seconds": round(time.monotonic() - started, 3),
+        "segments": len(writer.call(lambda s: s.segments(hearing_id))),
+        "utterances": recorder.utterances,
+        "final_lines": [{k: ln[k] for k in ("seat", "t0", "t1", "text")} for ln in lines],
+        "cer": None,
+        "seats": [{**s, "lines": sum(1 for ln in lines if ln["seat"] == s["id"])}
+                  for s in seats],
+    }
+
+
+def _score(summary: dict, reference: dict[str, str], language: str,
+           say: Callable[[str], None]) -> None:
+    total, per_seat = score(summary["final_lines"], reference, language)
+    summary["cer"] = round(total.rate, 4)
+    say("")
+    for seat in summary["seats"]:
+        if seat["id"] in per_seat:
+            seat["cer"] = round(per_seat[seat["id"]].rate, 4)
+            say(f"  {seat['name']}: {seat['lines']} lines, CER {seat['cer']:.1%}")
+    say(f"character error rate (CER) against the reference: {total.rate:.1%} "
+        f"({total.errors} errors in {total.reference_length} characters)")

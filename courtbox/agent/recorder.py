@@ -7,8 +7,9 @@
 Capture hands each block to two unbounded queues and returns; the archive depends on
 nothing after it. Utterances go to the recogniser process; its results and the archived
 segments reach SQLite through the single store writer, and a final line is announced to
-``on_final`` only once it is durable. ``hotwords`` are the hearing's own names and terms,
-added to the configured vocabulary for this hearing only.
+``on_final`` only once it is durable. Without a recogniser only the archive runs.
+``hotwords`` are the hearing's own names and terms, added to the configured vocabulary for
+this hearing only.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ FinalCallback = Callable[[dict], None]
 
 class Recorder:
     def __init__(self, *, data_dir: Path, writer: StoreWriter, hearing_id: str,
-                 seats: list[dict], capture: Capture, recognizer: RecognizerProcess,
+                 seats: list[dict], capture: Capture, recognizer: RecognizerProcess | None,
                  segment_seconds: int = 60, hotwords: tuple[str, ...] = (), part: int = 1,
                  on_final: FinalCallback | None = None,
                  segmenter_options: SegmenterOptions | None = None) -> None:
@@ -64,8 +65,10 @@ class Recorder:
 
     def start(self) -> None:
         self.archive.start()
-        self._seg_thread.start()
-        self.capture.start(Fanout(self.archive.queue, self._speech))
+        if self.recognizer is not None:
+            self._seg_thread.start()
+        speech = (self._speech,) if self.recognizer is not None else ()
+        self.capture.start(Fanout(self.archive.queue, *speech))
 
     def wait_source(self, timeout: float | None = None) -> bool:
         """For a finite source (a file): wait until all of it has been captured."""
@@ -75,9 +78,11 @@ class Recorder:
         """Stop capture, close the archive part, and let recognition catch up."""
         self.capture.stop()
         self.capture.wait(10)
+        self.archive.close()
+        if self.recognizer is None:
+            return
         self._speech.put(_END)
         self._seg_thread.join()
-        self.archive.close()
         if not self.recognizer.drain(drain_timeout):
             logger.error("recognition backlog of %d utterances not finished after %s s",
                          self.recognizer.backlog, drain_timeout)

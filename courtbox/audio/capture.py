@@ -6,7 +6,8 @@ of int16 ``[frames × channels]`` to ``sink`` from its own thread, ``stop()`` en
 PortAudio callback only copies the buffer and hands it on (``Fanout`` puts it on unbounded
 queues), so a slow consumer can never make the sound card drop samples.
 
-- ``SounddeviceCapture``: a live input device through PortAudio (sounddevice).
+- ``SounddeviceCapture``: a live input device through PortAudio (sounddevice); with
+  ``max_frames`` it stops after exactly that many frames.
 - ``FileCapture``: a recorded file played at wall-clock pace or as fast as possible; the
   demo and the benchmark feed the same pipeline with it.
 """
@@ -123,13 +124,14 @@ class FileCapture:
 class SounddeviceCapture:
     """A live input device through PortAudio; the callback copies and enqueues only."""
 
-    def __init__(self, device: str | int | None, *, sample_rate: int, channels: int,
-                 block_ms: int = 100, on_event: Callable[[CaptureEvent], None] | None = None
-                 ) -> None:
+    def __init__(self, device: int | str | None, *, sample_rate: int, channels: int,
+                 block_ms: int = 100, on_event: Callable[[CaptureEvent], None] | None = None,
+                 max_frames: int | None = None) -> None:
         import sounddevice as sd
 
         self._sd = sd
         self.device = device
+        self.max_frames = max_frames
         self.sample_rate = sample_rate
         self.channels = channels
         self.block_frames = max(1, sample_rate * block_ms // 1000)
@@ -147,6 +149,10 @@ class SounddeviceCapture:
                 self.overflows += 1
                 self.on_event(CaptureEvent("overflow", "input overflow: the device dropped "
                                            "samples before they were read", self._position))
+            if self.max_frames is not None and self._position + frames >= self.max_frames:
+                sink(Block(self._position, indata[: self.max_frames - self._position].copy()))
+                self._position = self.max_frames
+                raise sd.CallbackStop
             sink(Block(self._position, indata.copy()))
             self._position += frames
 
@@ -162,8 +168,8 @@ class SounddeviceCapture:
 
     def stop(self) -> None:
         if self._stream is not None:
-            self._stream.stop()
-            self._stream.close()
+            self._stream.close()  # an aborted or finished stream closes just the same
+            self._stream = None
             self._done.set()
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -1,0 +1,66 @@
+"""The long-lived parts a hearing is recorded with, opened and closed in one visible order:
+the store and its writer thread, then the recogniser process; closed in reverse.
+
+Both ``courtbox demo`` and ``courtbox record`` build on it, so a demo hearing goes through
+exactly the code a live one does.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from courtbox.agent.config import Config
+from courtbox.agent.recorder import FinalCallback, Recorder
+from courtbox.agent.store import Store
+from courtbox.agent.writer import StoreWriter
+from courtbox.audio.capture import Capture
+from courtbox.transcribe.engine import EngineOptions
+from courtbox.transcribe.model import ModelInfo, model_info
+from courtbox.transcribe.worker import RecognizerProcess
+
+logger = logging.getLogger(__name__)
+
+
+class RecordingStack:
+    def __init__(self, config: Config, data_dir: Path, *, transcribe: bool = True) -> None:
+        self.config = config
+        self.data_dir = Path(data_dir)
+        self.transcribe = transcribe
+        self.model: ModelInfo | None = None
+        self.store: Store | None = None
+        self.writer: StoreWriter | None = None
+        self.recognizer: RecognizerProcess | None = None
+
+    def __enter__(self) -> RecordingStack:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.store = Store.in_dir(self.data_dir)
+            self.writer = StoreWriter(self.store)
+            if self.transcribe:
+                self.model = model_info(self.config.model.path, self.config.cache_dir())
+                self.recognizer = RecognizerProcess(
+                    EngineOptions.from_config(self.config.model, self.model.path))
+                self.recognizer.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.recognizer is not None:
+            self.recognizer.close()
+        if self.writer is not None:
+            self.writer.close()
+        if self.store is not None:
+            self.store.close()
+
+    def recorder(self, hearing_id: str, capture: Capture, seats: list[dict], *,
+                 on_final: FinalCallback | None = None, part: int = 1) -> Recorder:
+        return Recorder(data_dir=self.data_dir, writer=self.writer, hearing_id=hearing_id,
+                        seats=seats, capture=capture, recognizer=self.recognizer,
+                        segment_seconds=self.config.audio.segment_seconds, part=part,
+                        on_final=on_final)
