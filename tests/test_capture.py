@@ -52,7 +52,7 @@ def test_recording_through_portaudio_archives_exactly_the_input(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["frames"] == RATE * SECONDS and summary["segments"] == 3
-    assert summary["device"]["name"] == "courtbox_mics"
+    assert summary["source"] == "courtbox_mics"
     segments = sorted(data.rglob("seg-*.flac"))
     decoded = [sf.read(str(p), dtype="int16", always_2d=True)[0] for p in segments]
     assert [len(d) for d in decoded] == [5 * RATE, 5 * RATE, 1 * RATE]

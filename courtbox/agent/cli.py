@@ -297,9 +297,11 @@ def devices_cmd(config: Config, as_json: bool) -> None:
 @click.option("--duration", type=click.FloatRange(min=0.1), help="Stop after this many "
               "seconds of audio (default: until Ctrl-C or SIGTERM).")
 @click.option("--no-transcribe", is_flag=True, help="Archive only; no speech recognition.")
+@click.option("--audio", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Play this file at wall-clock pace instead of the input device.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary at the end.")
 def record_cmd(config: Config, case_number: str, case_type: str, duration: float | None,
-               no_transcribe: bool, as_json: bool) -> None:
+               no_transcribe: bool, audio: Path | None, as_json: bool) -> None:
     """Record a hearing from the configured input device until Ctrl-C or SIGTERM.
 
     Every configured channel goes into the FLAC archive with its hash chain; unless
@@ -317,7 +319,8 @@ def record_cmd(config: Config, case_number: str, case_type: str, duration: float
             click.echo(text)
 
     summary = run_record(config, HearingInfo(case_number=case_number, case_type=case_type),
-                         duration=duration, transcribe=not no_transcribe, say=say)
+                         duration=duration, transcribe=not no_transcribe, say=say,
+                         audio=audio)
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False))
 

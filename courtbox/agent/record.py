@@ -18,18 +18,35 @@ from courtbox.agent.config import Config
 from courtbox.agent.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
 from courtbox.agent.offline import clock
 from courtbox.agent.stack import RecordingStack
-from courtbox.audio.capture import SounddeviceCapture
+from courtbox.audio.capture import Capture, FileCapture, SounddeviceCapture
+from courtbox.errors import AudioError
 from courtbox.hardware.devices import resolve_input_device
 
 
-def run_record(config: Config, info: HearingInfo, *, duration: float | None,
-               transcribe: bool, say: Callable[[str], None]) -> dict:
-    seats = [s.model_dump() for s in config.seats]
+def _capture(config: Config, audio: Path | None, duration: float | None
+             ) -> tuple[Capture, str]:
+    if audio is not None:
+        capture = FileCapture(audio, block_ms=config.audio.block_ms, realtime=True)
+        if capture.channels < config.channels:
+            raise AudioError(f"{audio} has {capture.channels} channel(s); the seats need "
+                             f"{config.channels}")
+        return capture, f"file {audio}"
     rate = config.audio.sample_rate
     device = resolve_input_device(config.audio.device, config.channels)
-    capture = SounddeviceCapture(device.index, sample_rate=rate, channels=config.channels,
-                                 block_ms=config.audio.block_ms,
-                                 max_frames=round(duration * rate) if duration else None)
+    return SounddeviceCapture(device.index, sample_rate=rate, channels=config.channels,
+                              block_ms=config.audio.block_ms,
+                              max_frames=round(duration * rate) if duration else None
+                              ), device.name
+
+
+def run_record(config: Config, info: HearingInfo, *, duration: float | None,
+               transcribe: bool, say: Callable[[str], None], audio: Path | None = None
+               ) -> dict:
+    """Record until stopped; ``audio`` plays a file at wall-clock pace instead of the
+    configured device (a technician's rehearsal, and the crash tests)."""
+    seats = [s.model_dump() for s in config.seats]
+    capture, source = _capture(config, audio, duration)
+    rate = capture.sample_rate
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -44,8 +61,8 @@ def run_record(config: Config, info: HearingInfo, *, duration: float | None,
                 f"[{clock(line['t0'])}] {names[line['seat']]}：{line['text']}"))
             writer.call(lambda s: start_hearing(s, hearing_id, actor="cli"))
             recorder.start()
-            say(f"recording {info.case_number} (hearing {hearing_id}) from {device.name}: "
-                f"{config.channels} channels at {rate} Hz into {config.storage.data_dir}; "
+            say(f"recording {info.case_number} (hearing {hearing_id}) from {source}: "
+                f"{capture.channels} channels at {rate} Hz into {config.storage.data_dir}; "
                 "Ctrl-C stops")
             while not stop.is_set() and not capture.wait(0.2):
                 pass
@@ -58,6 +75,7 @@ def run_record(config: Config, info: HearingInfo, *, duration: float | None,
     frames = sum(s["frames"] for s in segments)
     say(f"closed {info.case_number}: {frames / rate:.1f} s in {len(segments)} segment(s), "
         f"{recorder.finals} final lines")
-    return {"hearing_id": hearing_id, "device": device.as_dict(), "frames": frames,
+    return {"hearing_id": hearing_id, "source": source, "frames": frames,
             "segments": len(segments), "final_lines": recorder.finals,
-            "overflows": capture.overflows}
+            "overflows": getattr(capture, "overflows", 0),
+            "recovered_segments": len(stack.recovered)}

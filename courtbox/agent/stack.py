@@ -1,5 +1,6 @@
 """The long-lived parts a hearing is recorded with, opened and closed in one visible order:
-the store and its writer thread, then the recogniser process; closed in reverse.
+the store, recovery of what an interrupted recording left in the archive, the store's
+writer thread, then the recogniser process; closed in reverse.
 
 Both ``courtbox demo`` and ``courtbox record`` build on it, so a demo hearing goes through
 exactly the code a live one does.
@@ -12,9 +13,11 @@ from pathlib import Path
 
 from courtbox.agent.config import Config
 from courtbox.agent.recorder import FinalCallback, Recorder
+from courtbox.agent.recovery import recover_archive
 from courtbox.agent.store import Store
 from courtbox.agent.writer import StoreWriter
 from courtbox.audio.capture import Capture
+from courtbox.audio.recovery import FoundSegment
 from courtbox.transcribe.engine import EngineOptions
 from courtbox.transcribe.model import ModelInfo, model_info
 from courtbox.transcribe.worker import RecognizerProcess
@@ -31,11 +34,13 @@ class RecordingStack:
         self.store: Store | None = None
         self.writer: StoreWriter | None = None
         self.recognizer: RecognizerProcess | None = None
+        self.recovered: list[FoundSegment] = []
 
     def __enter__(self) -> RecordingStack:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self.store = Store.in_dir(self.data_dir)
+            self.recovered = recover_archive(self.store, self.data_dir)
             self.writer = StoreWriter(self.store)
             if self.transcribe:
                 self.model = model_info(self.config.model.path, self.config.cache_dir())
