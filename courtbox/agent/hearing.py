@@ -1,7 +1,10 @@
-"""The hearing lifecycle: open, start, close, each an audit-log entry with actor and time.
+"""The hearing lifecycle: open, start, pause, resume, close, each an audit-log entry with
+actor and time.
 
-States: ``open`` (created, not yet recording) → ``recording`` → ``closed``. Pause and resume
-with the SPC's reasons (休庭, 不公开质证, 调解) come with the capture issue. The wall-clock
+States: ``open`` (created, not yet recording) → ``recording`` ⇄ ``paused`` → ``closed``.
+A pause carries one of the reasons the SPC's rules on hearing recordings name (休庭 recess,
+不公开质证 non-public examination of evidence, 调解 mediation) or ``other`` with a text; each
+resume starts a new recording part. The wall-clock
 start of the hearing timeline is recorded at start, together with whether the system clock
 was synchronised then; an unsynchronised clock is a warning, not a refusal, because a
 hearing must be recordable even when the time server is unreachable.
@@ -19,7 +22,10 @@ from courtbox.hardware.clock import clock_synchronized
 
 logger = logging.getLogger(__name__)
 
-ALLOWED = {"start": {"open"}, "close": {"open", "recording", "paused"}}
+ALLOWED = {"start": {"open"}, "pause": {"recording"}, "resume": {"paused"},
+           "close": {"open", "recording", "paused"}}
+PAUSE_REASONS = {"recess": "休庭", "non_public_evidence": "不公开质证", "mediation": "调解",
+                 "other": "其他"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,35 @@ def start_hearing(store: Store, hearing_id: str, *, actor: str) -> str:
     store.audit(actor, "hearing.start", hearing_id, wall_start=wall_start,
                 clock_synced=synced)
     return wall_start
+
+
+def pause_hearing(store: Store, hearing_id: str, *, actor: str, reason: str,
+                  text: str = "") -> None:
+    """Pause the recording for one of ``PAUSE_REASONS``; ``other`` needs a text."""
+    if reason not in PAUSE_REASONS:
+        raise HearingError(f"pause reason {reason!r} is not one of "
+                           f"{', '.join(PAUSE_REASONS)}")
+    if reason == "other" and not text.strip():
+        raise HearingError("a pause for reason 'other' needs a text saying why")
+    _transition(store, hearing_id, "pause")
+    store.update_hearing(hearing_id, state="paused")
+    store.audit(actor, "hearing.pause", hearing_id, reason=reason,
+                reason_name=PAUSE_REASONS[reason], text=text)
+
+
+def resume_hearing(store: Store, hearing_id: str, *, actor: str) -> int:
+    """Resume recording; returns the number of the new recording part."""
+    _transition(store, hearing_id, "resume")
+    part = next_part(store, hearing_id)
+    store.update_hearing(hearing_id, state="recording")
+    store.audit(actor, "hearing.resume", hearing_id, part=part)
+    return part
+
+
+def next_part(store: Store, hearing_id: str) -> int:
+    last = store.db.execute("SELECT MAX(part) FROM audio_segments WHERE hearing_id = ?",
+                            [hearing_id]).fetchone()[0]
+    return (last or 0) + 1
 
 
 def close_hearing(store: Store, hearing_id: str, *, actor: str) -> None:
