@@ -95,6 +95,9 @@ class AudioSection(_Section):
                           description="Length of one capture block in milliseconds.")
     segment_seconds: int = Field(60, ge=5, le=3600,
                                  description="Length of one archived FLAC segment in seconds.")
+    dead_mic_minutes: float = Field(
+        2.0, ge=0.1, le=60, description="Alarm when a channel is flat or silent this long "
+        "while others carry speech.")
 
 
 class Seat(_Section):

@@ -1,8 +1,9 @@
 """One recording part of a hearing, wired end to end:
 
     capture ─┬─> archive (own thread: FLAC segments, fsync, hash chain) ─> store writer
-             └─> segmenter thread (16 kHz, seat activity, utterances) ─> recogniser process
-                                                                          └─> store writer
+             └─> analysis thread: level meters and alarms ─> on_levels, audit log
+                                  segmenter (16 kHz, seat activity, utterances)
+                                    ─> recogniser process ─> store writer
 
 Capture hands each block to two unbounded queues and returns; the archive depends on
 nothing after it. Utterances go to the recogniser process; its results and the archived
@@ -23,8 +24,9 @@ from pathlib import Path
 from courtbox.agent.writer import StoreWriter
 from courtbox.audio.archive import ArchiveWriter
 from courtbox.audio.capture import Capture, Fanout
+from courtbox.audio.levels import Alarm, LevelMeter, LevelReport, MeterOptions
 from courtbox.audio.seats import Segmenter, SegmenterOptions
-from courtbox.audio.types import SegmentWritten, Utterance
+from courtbox.audio.types import CaptureEvent, SegmentWritten, Utterance
 from courtbox.transcribe.engine import Recognition
 from courtbox.transcribe.worker import RecognizerProcess
 
@@ -40,13 +42,18 @@ class Recorder:
                  seats: list[dict], capture: Capture, recognizer: RecognizerProcess | None,
                  segment_seconds: int = 60, hotwords: tuple[str, ...] = (), part: int = 1,
                  on_final: FinalCallback | None = None,
-                 segmenter_options: SegmenterOptions | None = None) -> None:
+                 on_levels: Callable[[LevelReport], None] | None = None,
+                 segmenter_options: SegmenterOptions | None = None,
+                 meter_options: MeterOptions | None = None) -> None:
         self.hearing_id = hearing_id
         self.writer = writer
         self.capture = capture
         self.recognizer = recognizer
         self.hotwords = hotwords
         self.on_final = on_final
+        self.on_levels = on_levels
+        self.seat_of_channel = {s["channel"]: s["id"] for s in seats}
+        self.alarms: list[Alarm] = []
         self.utterances = 0
         self.finals = 0
         self.failed = 0
@@ -59,16 +66,16 @@ class Recorder:
                                    channels=capture.channels,
                                    sample_rate=capture.sample_rate,
                                    options=segmenter_options)
-        self._speech: queue.SimpleQueue = queue.SimpleQueue()
-        self._seg_thread = threading.Thread(target=self._segment_loop,
-                                            name=f"segmenter-{hearing_id[:8]}", daemon=True)
+        self.meter = LevelMeter(capture.channels, capture.sample_rate, meter_options)
+        self._analysis: queue.SimpleQueue = queue.SimpleQueue()
+        self._analysis_thread = threading.Thread(target=self._analysis_loop,
+                                                 name=f"analysis-{hearing_id[:8]}",
+                                                 daemon=True)
 
     def start(self) -> None:
         self.archive.start()
-        if self.recognizer is not None:
-            self._seg_thread.start()
-        speech = (self._speech,) if self.recognizer is not None else ()
-        self.capture.start(Fanout(self.archive.queue, *speech))
+        self._analysis_thread.start()
+        self.capture.start(Fanout(self.archive.queue, self._analysis), self._capture_event)
 
     def wait_source(self, timeout: float | None = None) -> bool:
         """For a finite source (a file): wait until all of it has been captured."""
@@ -79,27 +86,51 @@ class Recorder:
         self.capture.stop()
         self.capture.wait(10)
         self.archive.close()
-        if self.recognizer is None:
-            return
-        self._speech.put(_END)
-        self._seg_thread.join()
-        if not self.recognizer.drain(drain_timeout):
+        self._analysis.put(_END)
+        self._analysis_thread.join()
+        if self.recognizer is not None and not self.recognizer.drain(drain_timeout):
             logger.error("recognition backlog of %d utterances not finished after %s s",
                          self.recognizer.backlog, drain_timeout)
+
+    def _capture_event(self, event: CaptureEvent) -> None:
+        """From the PortAudio callback: log and queue for the audit log, never block."""
+        logger.warning("hearing %s: %s", self.hearing_id, event.message)
+        self.writer.submit(lambda s: s.audit("capture", f"audio.{event.kind}", self.hearing_id,
+                                             at_sample=event.at_sample,
+                                             message=event.message))
 
     # -- archive side ---------------------------------------------------------------------
 
     def _segment_written(self, segment: SegmentWritten) -> None:
         self.writer.submit(lambda s: s.add_segment(segment.as_row()))
 
-    # -- speech side ----------------------------------------------------------------------
+    # -- analysis side --------------------------------------------------------------------
 
-    def _segment_loop(self) -> None:
-        while (block := self._speech.get()) is not _END:
-            for utterance in self.segmenter.feed(block):
+    def _analysis_loop(self) -> None:
+        speech = self.recognizer is not None
+        while (block := self._analysis.get()) is not _END:
+            for report in self.meter.feed(block):
+                self._levels(report)
+            if speech:
+                for utterance in self.segmenter.feed(block):
+                    self._submit(utterance)
+        if speech:
+            for utterance in self.segmenter.flush():
                 self._submit(utterance)
-        for utterance in self.segmenter.flush():
-            self._submit(utterance)
+
+    def _levels(self, report: LevelReport) -> None:
+        for alarm in report.alarms:
+            self.alarms.append(alarm)
+            seat = self.seat_of_channel.get(alarm.channel)
+            logger.warning("hearing %s: %s", self.hearing_id, alarm.message)
+            self.writer.submit(lambda s, a=alarm, seat=seat: s.audit(
+                "capture", f"audio.{a.kind}", self.hearing_id, channel=a.channel, seat=seat,
+                at_sample=a.at_sample, message=a.message))
+        if self.on_levels is not None:
+            try:
+                self.on_levels(report)
+            except Exception:  # noqa: BLE001 - a display bug must not stop recording
+                logger.exception("level handler failed")
 
     def _submit(self, utterance: Utterance) -> None:
         self.utterances += 1

@@ -17,6 +17,7 @@ from courtbox.agent.recovery import recover_archive
 from courtbox.agent.store import Store
 from courtbox.agent.writer import StoreWriter
 from courtbox.audio.capture import Capture
+from courtbox.audio.levels import MeterOptions
 from courtbox.audio.recovery import FoundSegment
 from courtbox.transcribe.engine import EngineOptions
 from courtbox.transcribe.model import ModelInfo, model_info
@@ -68,4 +69,5 @@ class RecordingStack:
         return Recorder(data_dir=self.data_dir, writer=self.writer, hearing_id=hearing_id,
                         seats=seats, capture=capture, recognizer=self.recognizer,
                         segment_seconds=self.config.audio.segment_seconds, part=part,
-                        on_final=on_final)
+                        on_final=on_final, meter_options=MeterOptions(
+                            dead_after_s=self.config.audio.dead_mic_minutes * 60))

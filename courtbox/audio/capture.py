@@ -31,13 +31,18 @@ from courtbox.errors import AudioError
 logger = logging.getLogger(__name__)
 
 Sink = Callable[[Block], None]
+EventSink = Callable[[CaptureEvent], None]
+
+
+def _log_event(event: CaptureEvent) -> None:
+    logger.warning("%s", event.message)
 
 
 class Capture(Protocol):
     sample_rate: int
     channels: int
 
-    def start(self, sink: Sink) -> None: ...
+    def start(self, sink: Sink, on_event: EventSink = _log_event) -> None: ...
 
     def stop(self) -> None: ...
 
@@ -79,7 +84,7 @@ class FileCapture:
     def duration(self) -> float:
         return self.frames / self.sample_rate
 
-    def start(self, sink: Sink) -> None:
+    def start(self, sink: Sink, on_event: EventSink = _log_event) -> None:
         self._thread = threading.Thread(target=self._run, args=(sink,), name="capture-file",
                                         daemon=True)
         self._thread.start()
@@ -125,8 +130,7 @@ class SounddeviceCapture:
     """A live input device through PortAudio; the callback copies and enqueues only."""
 
     def __init__(self, device: int | str | None, *, sample_rate: int, channels: int,
-                 block_ms: int = 100, on_event: Callable[[CaptureEvent], None] | None = None,
-                 max_frames: int | None = None) -> None:
+                 block_ms: int = 100, max_frames: int | None = None) -> None:
         import sounddevice as sd
 
         self._sd = sd
@@ -135,19 +139,18 @@ class SounddeviceCapture:
         self.sample_rate = sample_rate
         self.channels = channels
         self.block_frames = max(1, sample_rate * block_ms // 1000)
-        self.on_event = on_event or (lambda e: logger.warning("%s", e.message))
         self.overflows = 0
         self._position = 0
         self._stream = None
         self._done = threading.Event()
 
-    def start(self, sink: Sink) -> None:
+    def start(self, sink: Sink, on_event: EventSink = _log_event) -> None:
         sd = self._sd
 
         def callback(indata, frames, _time, status) -> None:
             if status.input_overflow:
                 self.overflows += 1
-                self.on_event(CaptureEvent("overflow", "input overflow: the device dropped "
+                on_event(CaptureEvent("overflow", "input overflow: the device dropped "
                                            "samples before they were read", self._position))
             if self.max_frames is not None and self._position + frames >= self.max_frames:
                 sink(Block(self._position, indata[: self.max_frames - self._position].copy()))
