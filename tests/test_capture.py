@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from tests.conftest import courtbox_cmd
@@ -21,7 +22,8 @@ from tests.conftest import courtbox_cmd
 RATE, CHANNELS, SECONDS = 48000, 8, 11
 
 
-def _room(tmp_path: Path, samples: np.ndarray, device: str = "courtbox_mics") -> dict:
+def _room(tmp_path: Path, samples: np.ndarray, device: str = "courtbox_mics",
+          backend: str = "sounddevice") -> dict:
     """A HOME with an ALSA capture device playing ``samples``, and a config using it."""
     home = tmp_path / "home"
     home.mkdir()
@@ -33,17 +35,20 @@ def _room(tmp_path: Path, samples: np.ndarray, device: str = "courtbox_mics") ->
     seats = "".join(f'[[seats]]\nchannel = {c}\nid = "seat_{c}"\nrole = "other"\n\n'
                     for c in range(samples.shape[1]))
     config = tmp_path / "agent.toml"
-    config.write_text(f'[audio]\ndevice = "{device}"\nsample_rate = {RATE}\n'
+    config.write_text(f'[audio]\nbackend = "{backend}"\ndevice = "{device}"\n'
+                      f'sample_rate = {RATE}\n'
                       f'segment_seconds = 5\n\n{seats}', encoding="utf-8")
     return {"env": {**os.environ, "HOME": str(home)}, "config": str(config)}
 
 
-def test_recording_through_portaudio_archives_exactly_the_input(tmp_path: Path) -> None:
-    """8 channels at 48 kHz through PortAudio: the FLAC archive equals the input, sample
-    for sample, in chained segments that verify."""
+@pytest.mark.parametrize("backend", ["sounddevice", "pyaudio"])
+def test_recording_through_portaudio_archives_exactly_the_input(tmp_path: Path,
+                                                                backend: str) -> None:
+    """8 channels at 48 kHz through PortAudio, with either binding: the FLAC archive
+    equals the input, sample for sample, in chained segments that verify."""
     rng = np.random.default_rng(11)
     samples = rng.integers(-12000, 12000, size=(RATE * SECONDS, CHANNELS), dtype=np.int16)
-    room = _room(tmp_path, samples)
+    room = _room(tmp_path, samples, backend=backend)
     data = tmp_path / "data"
     result = subprocess.run(
         [*courtbox_cmd(), "record", "--config", room["config"], "--data-dir", str(data),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from functools import wraps
 from pathlib import Path
@@ -366,7 +367,21 @@ def verify_cmd(config: Config, hearing: str | None, as_json: bool) -> None:
 
 
 def main() -> None:
-    cli(prog_name="courtbox")
+    try:
+        cli(prog_name="courtbox")
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+    else:
+        code = 0
+    from courtbox.audio.capture import ABANDONED_STREAMS
+
+    if ABANDONED_STREAMS:
+        # Everything is written and closed; only a stream stuck in a vanished device's
+        # driver is left, and PortAudio's exit handler would wait for it forever.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,11 @@ class CourtSection(_Section):
 class StorageSection(_Section):
     data_dir: Path = Field(Path("/var/lib/courtbox"),
                            description="Where the database and the audio archive live.")
+    reserve_mb: int = Field(
+        256, ge=1, le=1_000_000, description="Free space (MB) the archive never writes into; "
+        "below it recording is held in memory until space returns.")
+    warn_hours: float = Field(8.0, ge=0, le=10_000, description="Warn when fewer hours of "
+                              "recording fit on the disk.")
     cache_dir: Path | None = Field(
         None,
         description="Where the assembled speech model is kept; default "

@@ -1,10 +1,11 @@
 """``courtbox record``: record a hearing from the configured input device until stopped.
 
-Opens a hearing, starts it, and records every configured channel through PortAudio into
-the archive (and, unless ``transcribe`` is off, transcribes it live, printing each final
-line) until SIGINT/SIGTERM or ``duration`` seconds of audio; then closes the part, lets
-recognition catch up and closes the hearing. The agent service will do the same under the
-clerk's buttons; this is the technician's way to record from the command line.
+Opens a hearing and records every configured channel through PortAudio into the archive
+(and, unless ``transcribe`` is off, transcribes it live, printing each final line) until
+SIGINT/SIGTERM or ``duration`` seconds of audio; a device that goes away mid-hearing is
+retried and recording resumes in a new part (``courtbox.agent.session``). At the end the
+part is closed, recognition catches up and the hearing is closed. The agent service will do
+the same under the clerk's buttons; this is the technician's way to record from the shell.
 """
 
 from __future__ import annotations
@@ -15,28 +16,40 @@ from collections.abc import Callable
 from pathlib import Path
 
 from courtbox.agent.config import Config
-from courtbox.agent.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
+from courtbox.agent.hearing import HearingInfo, open_hearing
 from courtbox.agent.offline import clock
+from courtbox.agent.session import CaptureFactory, HearingSession
 from courtbox.agent.stack import RecordingStack
-from courtbox.audio.capture import Capture, FileCapture, SounddeviceCapture
+from courtbox.audio.capture import BACKENDS, Capture, FileCapture
 from courtbox.errors import AudioError
-from courtbox.hardware.devices import resolve_input_device
+from courtbox.hardware.devices import rescan, resolve_input_device
 
 
-def _capture(config: Config, audio: Path | None, duration: float | None
-             ) -> tuple[Capture, str]:
+def capture_factory(config: Config, audio: Path | None, duration: float | None
+                    ) -> tuple[CaptureFactory, str]:
+    """How to (re)open the hearing's input, and what to call it."""
     if audio is not None:
-        capture = FileCapture(audio, block_ms=config.audio.block_ms, realtime=True)
-        if capture.channels < config.channels:
-            raise AudioError(f"{audio} has {capture.channels} channel(s); the seats need "
+        probe = FileCapture(audio)
+        if probe.channels < config.channels:
+            raise AudioError(f"{audio} has {probe.channels} channel(s); the seats need "
                              f"{config.channels}")
-        return capture, f"file {audio}"
+        return (lambda: FileCapture(audio, block_ms=config.audio.block_ms, realtime=True),
+                f"file {audio}")
     rate = config.audio.sample_rate
     device = resolve_input_device(config.audio.device, config.channels)
-    return SounddeviceCapture(device.index, sample_rate=rate, channels=config.channels,
-                              block_ms=config.audio.block_ms,
-                              max_frames=round(duration * rate) if duration else None
-                              ), device.name
+    opened = [0]
+
+    def open_device() -> Capture:
+        if opened[0]:
+            rescan()  # a replugged device gets a new index: find it by name again
+        opened[0] += 1
+        found = resolve_input_device(config.audio.device, config.channels)
+        backend = BACKENDS[config.audio.backend]
+        return backend(found.index, sample_rate=rate, channels=config.channels,
+                       block_ms=config.audio.block_ms,
+                       max_frames=round(duration * rate) if duration else None)
+
+    return open_device, device.name
 
 
 def run_record(config: Config, info: HearingInfo, *, duration: float | None,
@@ -45,8 +58,7 @@ def run_record(config: Config, info: HearingInfo, *, duration: float | None,
     """Record until stopped; ``audio`` plays a file at wall-clock pace instead of the
     configured device (a technician's rehearsal, and the crash tests)."""
     seats = [s.model_dump() for s in config.seats]
-    capture, source = _capture(config, audio, duration)
-    rate = capture.sample_rate
+    open_capture, source = capture_factory(config, audio, duration)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -55,27 +67,32 @@ def run_record(config: Config, info: HearingInfo, *, duration: float | None,
         with RecordingStack(config, Path(config.storage.data_dir),
                             transcribe=transcribe) as stack:
             writer = stack.writer
+            first = open_capture()
+            rate, channels = first.sample_rate, first.channels
             hearing_id = writer.call(lambda s: open_hearing(
                 s, config, info, actor="cli", sample_rate=rate, seats=seats))
-            recorder = stack.recorder(hearing_id, capture, seats, on_final=lambda line: say(
-                f"[{clock(line['t0'])}] {names[line['seat']]}：{line['text']}"))
-            writer.call(lambda s: start_hearing(s, hearing_id, actor="cli"))
-            recorder.start()
+            opened = iter([first])
+            session = HearingSession(
+                stack, hearing_id, seats, lambda: next(opened, None) or open_capture(),
+                actor="cli", on_final=lambda line: say(
+                    f"[{clock(line['t0'])}] {names[line['seat']]}：{line['text']}"))
+            session.start()
+            disk = stack.disk(channels, rate)
             say(f"recording {info.case_number} (hearing {hearing_id}) from {source}: "
-                f"{capture.channels} channels at {rate} Hz into {config.storage.data_dir}; "
-                "Ctrl-C stops")
-            while not stop.is_set() and not capture.wait(0.2):
+                f"{channels} channels at {rate} Hz into {config.storage.data_dir} "
+                f"({disk.hours_left:.0f} h of space); Ctrl-C stops")
+            while not stop.is_set() and not session.source_ended.wait(0.2):
                 pass
-            recorder.stop()
-            writer.call(lambda s: close_hearing(s, hearing_id, actor="cli"))
+            session.close()
             segments = writer.call(lambda s: s.segments(hearing_id))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    frames = sum(s["frames"] for s in segments)
-    say(f"closed {info.case_number}: {frames / rate:.1f} s in {len(segments)} segment(s), "
-        f"{recorder.finals} final lines")
+    frames = sum(s["frames"] for s in segments if not s["defective"])
+    finals = sum(r.finals for r in session.parts)
+    say(f"closed {info.case_number}: {frames / rate:.1f} s in {len(segments)} segment(s) "
+        f"over {len(session.parts)} part(s), {finals} final lines")
     return {"hearing_id": hearing_id, "source": source, "frames": frames,
-            "segments": len(segments), "final_lines": recorder.finals,
-            "overflows": getattr(capture, "overflows", 0),
+            "segments": len(segments), "parts": len(session.parts), "final_lines": finals,
+            "overflows": sum(getattr(r.capture, "overflows", 0) for r in session.parts),
             "recovered_segments": len(stack.recovered)}

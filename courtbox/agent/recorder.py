@@ -26,7 +26,7 @@ from courtbox.audio.archive import ArchiveWriter
 from courtbox.audio.capture import Capture, Fanout
 from courtbox.audio.levels import Alarm, LevelMeter, LevelReport, MeterOptions
 from courtbox.audio.seats import Segmenter, SegmenterOptions
-from courtbox.audio.types import CaptureEvent, SegmentWritten, Utterance
+from courtbox.audio.types import SPEECH_RATE, Block, CaptureEvent, SegmentWritten, Utterance
 from courtbox.transcribe.engine import Recognition
 from courtbox.transcribe.worker import RecognizerProcess
 
@@ -44,14 +44,17 @@ class Recorder:
                  on_final: FinalCallback | None = None,
                  on_levels: Callable[[LevelReport], None] | None = None,
                  segmenter_options: SegmenterOptions | None = None,
-                 meter_options: MeterOptions | None = None) -> None:
+                 meter_options: MeterOptions | None = None, reserve_bytes: int = 0,
+                 timeline_start: int = 0) -> None:
         self.hearing_id = hearing_id
+        self.part = part
         self.writer = writer
         self.capture = capture
         self.recognizer = recognizer
         self.hotwords = hotwords
         self.on_final = on_final
         self.on_levels = on_levels
+        self.timeline_start = timeline_start  # capture-rate sample where this part begins
         self.seat_of_channel = {s["channel"]: s["id"] for s in seats}
         self.alarms: list[Alarm] = []
         self.utterances = 0
@@ -61,12 +64,15 @@ class Recorder:
         self.archive = ArchiveWriter(
             data_dir, hearing_id, part=part, sample_rate=capture.sample_rate,
             channels=capture.channels, segment_seconds=segment_seconds, prev_sha256=prev,
-            on_segment=self._segment_written)
+            on_segment=self._segment_written, on_event=self._capture_event,
+            reserve_bytes=reserve_bytes)
         self.segmenter = Segmenter([(s["channel"], s["id"]) for s in seats],
                                    channels=capture.channels,
                                    sample_rate=capture.sample_rate,
-                                   options=segmenter_options)
-        self.meter = LevelMeter(capture.channels, capture.sample_rate, meter_options)
+                                   options=segmenter_options,
+                                   start=timeline_start * SPEECH_RATE // capture.sample_rate)
+        self.meter = LevelMeter(capture.channels, capture.sample_rate, meter_options,
+                                start=timeline_start)
         self._analysis: queue.SimpleQueue = queue.SimpleQueue()
         self._analysis_thread = threading.Thread(target=self._analysis_loop,
                                                  name=f"analysis-{hearing_id[:8]}",
@@ -75,7 +81,10 @@ class Recorder:
     def start(self) -> None:
         self.archive.start()
         self._analysis_thread.start()
-        self.capture.start(Fanout(self.archive.queue, self._analysis), self._capture_event)
+        fanout = Fanout(self.archive.queue, self._analysis)
+        offset = self.timeline_start
+        sink = fanout if not offset else (lambda b: fanout(Block(b.start + offset, b.data)))
+        self.capture.start(sink, self._capture_event)
 
     def wait_source(self, timeout: float | None = None) -> bool:
         """For a finite source (a file): wait until all of it has been captured."""
@@ -93,7 +102,8 @@ class Recorder:
                          self.recognizer.backlog, drain_timeout)
 
     def _capture_event(self, event: CaptureEvent) -> None:
-        """From the PortAudio callback: log and queue for the audit log, never block."""
+        """From the PortAudio callback or the archive: log and queue for the audit log,
+        never block."""
         logger.warning("hearing %s: %s", self.hearing_id, event.message)
         self.writer.submit(lambda s: s.audit("capture", f"audio.{event.kind}", self.hearing_id,
                                              at_sample=event.at_sample,

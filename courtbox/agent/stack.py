@@ -19,6 +19,7 @@ from courtbox.agent.writer import StoreWriter
 from courtbox.audio.capture import Capture
 from courtbox.audio.levels import MeterOptions
 from courtbox.audio.recovery import FoundSegment
+from courtbox.hardware.disk import DiskStatus, disk_status
 from courtbox.transcribe.engine import EngineOptions
 from courtbox.transcribe.model import ModelInfo, model_info
 from courtbox.transcribe.worker import RecognizerProcess
@@ -64,10 +65,28 @@ class RecordingStack:
         if self.store is not None:
             self.store.close()
 
+    def disk(self, channels: int, sample_rate: int, hearing_id: str | None = None
+             ) -> DiskStatus:
+        """Recording hours left on the data disk; below ``storage.warn_hours`` this is
+        logged and audit-logged (for ``hearing_id``)."""
+        status = disk_status(self.data_dir, channels=channels, sample_rate=sample_rate,
+                             reserve_bytes=self.config.storage.reserve_mb << 20)
+        if status.hours_left < self.config.storage.warn_hours:
+            logger.warning("only %.1f hours of recording fit on %s (%d MB free)",
+                           status.hours_left, status.path, status.free_bytes >> 20)
+            self.writer.submit(lambda s: s.audit(
+                "capture", "disk.low", hearing_id, hours_left=status.hours_left,
+                free_bytes=status.free_bytes))
+        return status
+
     def recorder(self, hearing_id: str, capture: Capture, seats: list[dict], *,
-                 on_final: FinalCallback | None = None, part: int = 1) -> Recorder:
+                 on_final: FinalCallback | None = None, part: int = 1,
+                 timeline_start: int = 0) -> Recorder:
+        self.disk(capture.channels, capture.sample_rate, hearing_id)
         return Recorder(data_dir=self.data_dir, writer=self.writer, hearing_id=hearing_id,
                         seats=seats, capture=capture, recognizer=self.recognizer,
                         segment_seconds=self.config.audio.segment_seconds, part=part,
                         on_final=on_final, meter_options=MeterOptions(
-                            dead_after_s=self.config.audio.dead_mic_minutes * 60))
+                            dead_after_s=self.config.audio.dead_mic_minutes * 60),
+                        reserve_bytes=self.config.storage.reserve_mb << 20,
+                        timeline_start=timeline_start)

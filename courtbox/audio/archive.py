@@ -7,21 +7,33 @@ and the directory fsynced; then its sha256 is computed from the file on disk and
 the previous segment's hash, and a ``SegmentWritten`` is handed to ``on_segment`` (the agent
 queues it for the database; the archive never waits for SQLite). Layout under the data
 directory: ``audio/<hearing_id>/part-NNN/seg-NNNNN.flac``.
+
+A full disk never corrupts the archive. Before each segment and every second of audio the
+writer checks free space against ``reserve_bytes``; below it (or on any write error) it
+closes what it has cleanly (a segment cut short by a write error is kept, renamed
+``.defective.flac``), reports ``disk_full`` and holds incoming audio in memory, up to
+``max_backlog_bytes``, re-checking every second. When space returns it reports
+``disk_resumed`` and writes the held audio, so a short outage loses nothing; beyond the
+backlog, audio is dropped and the gap is reported as ``audio_dropped``. A new segment starts
+at every gap, so each segment covers one continuous stretch of the timeline.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import logging
 import os
 import queue
+import shutil
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import soundfile as sf
 
-from courtbox.audio.types import Block, SegmentWritten
+from courtbox.audio.types import Block, CaptureEvent, SegmentWritten
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +46,22 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def decodable_frames(path: Path) -> tuple[int, int, int]:
+    """(frames that decode, sample rate, channels); (0, 0, 0) if not even the header does."""
+    frames = 0
+    try:
+        with sf.SoundFile(str(path)) as f:
+            rate, channels = f.samplerate, f.channels
+            try:
+                for block in f.blocks(blocksize=4096, dtype="int16", always_2d=True):
+                    frames += len(block)
+            except (sf.LibsndfileError, RuntimeError):
+                logger.info("%s decodes up to frame %d", path, frames)
+    except (sf.LibsndfileError, RuntimeError):
+        return 0, 0, 0
+    return frames, rate, channels
 
 
 def segment_sha256(path: Path) -> str:
@@ -49,7 +77,9 @@ class ArchiveWriter:
 
     def __init__(self, data_dir: Path, hearing_id: str, *, part: int, sample_rate: int,
                  channels: int, segment_seconds: int, prev_sha256: str | None,
-                 on_segment: Callable[[SegmentWritten], None]) -> None:
+                 on_segment: Callable[[SegmentWritten], None],
+                 on_event: Callable[[CaptureEvent], None] | None = None,
+                 reserve_bytes: int = 0, max_backlog_bytes: int = 256 << 20) -> None:
         self.data_dir = Path(data_dir)
         self.hearing_id = hearing_id
         self.part = part
@@ -58,6 +88,15 @@ class ArchiveWriter:
         self.segment_frames = segment_seconds * sample_rate
         self.prev_sha256 = prev_sha256
         self.on_segment = on_segment
+        self.on_event = on_event or (lambda e: logger.warning("%s", e.message))
+        self.reserve_bytes = reserve_bytes
+        self.max_backlog_bytes = max_backlog_bytes
+        self.suspended = False
+        self.dropped_frames = 0
+        self._backlog: collections.deque[Block] = collections.deque()
+        self._backlog_bytes = 0
+        self._next_check = 0  # timeline sample at which free space is checked again
+        self._last_try = 0.0
         self.rel_dir = Path("audio") / hearing_id / f"part-{part:03d}"
         self.dir = self.data_dir / self.rel_dir
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -84,15 +123,116 @@ class ArchiveWriter:
 
     def _run(self) -> None:
         try:
-            while (item := self.queue.get()) is not _END:
-                self._write(item)
-            self._finish_segment()
+            while True:
+                try:
+                    item = self.queue.get(timeout=1.0 if self.suspended else None)
+                except queue.Empty:
+                    self._try_resume()
+                    continue
+                if item is _END:
+                    break
+                self._accept(item)
+            if self.suspended:
+                self._try_resume(force=True)
+            if self._backlog:
+                lost = sum(b.frames for b in self._backlog)
+                self._event("audio_dropped", f"disk still full at the end of the part: "
+                            f"{lost / self.sample_rate:.1f} s of held audio could not be "
+                            "written", self._backlog[0].start)
+            self._close_segment_safely()
         except BaseException as e:  # noqa: BLE001 - surfaced through .error and the log
             logger.critical("archive writer for hearing %s failed", self.hearing_id,
                             exc_info=True)
             self.error = e
 
+    # -- disk guard -----------------------------------------------------------------------
+
+    def _event(self, kind: str, message: str, at_sample: int) -> None:
+        self.on_event(CaptureEvent(kind, message, at_sample))
+
+    def _space_low(self) -> bool:
+        return shutil.disk_usage(self.dir).free < self.reserve_bytes
+
+    def _accept(self, block: Block) -> None:
+        if self.suspended:
+            self._hold(block)
+            self._try_resume()
+            return
+        if block.start >= self._next_check:
+            self._next_check = block.start + self.sample_rate
+            if self._space_low():
+                self._suspend(block, "free space fell below the reserve")
+                return
+        try:
+            self._write(block)
+        except (OSError, sf.LibsndfileError) as e:
+            self._abandon_segment()
+            self._suspend(block, f"write failed: {e}")
+
+    def _suspend(self, block: Block, why: str) -> None:
+        self._close_segment_safely()
+        self.suspended = True
+        self._last_try = time.monotonic()
+        self._event("disk_full", f"archive paused: {why}; holding audio in memory until "
+                    "space returns", block.start)
+        self._hold(block)
+
+    def _hold(self, block: Block) -> None:
+        if self._backlog_bytes + block.data.nbytes > self.max_backlog_bytes:
+            if not self.dropped_frames:
+                self._event("audio_dropped", "disk full and memory backlog exhausted: "
+                            "audio is being dropped", block.start)
+            self.dropped_frames += block.frames
+            return
+        self._backlog.append(block)
+        self._backlog_bytes += block.data.nbytes
+
+    def _try_resume(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self._last_try < 1.0:
+            return
+        self._last_try = time.monotonic()
+        if self._space_low():
+            return
+        held = sum(b.frames for b in self._backlog) / self.sample_rate
+        self.suspended = False
+        self._event("disk_resumed", f"archive resumed: writing {held:.1f} s of held audio"
+                    + (f"; {self.dropped_frames / self.sample_rate:.1f} s were dropped"
+                       if self.dropped_frames else ""),
+                    self._backlog[0].start if self._backlog else 0)
+        self.dropped_frames = 0
+        while self._backlog and not self.suspended:
+            block = self._backlog.popleft()
+            self._backlog_bytes -= block.data.nbytes
+            self._accept(block)
+
+    def _close_segment_safely(self) -> None:
+        try:
+            self._finish_segment()
+        except (OSError, sf.LibsndfileError, RuntimeError):
+            logger.warning("finishing segment %d failed; keeping it as defective",
+                           self._idx, exc_info=True)
+            self._abandon_segment()
+
+    def _abandon_segment(self) -> None:
+        """After a write error: keep what was written, as a defective segment."""
+        if self._file is None:
+            return
+        final, partial = self._names(self._idx)
+        try:
+            self._file.close()
+        except (OSError, sf.LibsndfileError, RuntimeError):
+            logger.warning("closing %s after a write error failed", partial, exc_info=True)
+        self._file = None
+        defective = final.with_name(f"seg-{self._idx:05d}.defective.flac")
+        os.rename(partial, defective)
+        frames, _, _ = decodable_frames(defective)
+        self._emit(defective, frames, defective=True)
+
+    # -- segments -------------------------------------------------------------------------
+
     def _write(self, block: Block) -> None:
+        if self._file is not None and block.start != self._seg_start + self._seg_frames:
+            self._finish_segment()  # a gap in the timeline: never bridge it in one segment
         data = block.data
         while len(data):
             if self._file is None:
@@ -125,14 +265,17 @@ class ArchiveWriter:
         with open(partial, "rb+") as f:
             os.fsync(f.fileno())
         os.rename(partial, final)
+        self._emit(final, self._seg_frames)
+
+    def _emit(self, path: Path, frames: int, defective: bool = False) -> None:
         fsync_dir(self.dir)
-        digest = segment_sha256(final)
+        digest = segment_sha256(path)
         segment = SegmentWritten(
             id=f"{self.hearing_id}:{self.part}:{self._idx}", hearing_id=self.hearing_id,
-            part=self.part, idx=self._idx, path=str(self.rel_dir / final.name),
-            start_sample=self._seg_start, frames=self._seg_frames,
-            sample_rate=self.sample_rate, channels=self.channels, sha256=digest,
-            prev_sha256=self.prev_sha256)
+            part=self.part, idx=self._idx, path=str(self.rel_dir / path.name),
+            start_sample=self._seg_start, frames=frames, sample_rate=self.sample_rate,
+            channels=self.channels, sha256=digest, prev_sha256=self.prev_sha256,
+            defective=defective)
         self.prev_sha256 = digest
         self.segments_written += 1
         self.on_segment(segment)

@@ -8,6 +8,8 @@ queues), so a slow consumer can never make the sound card drop samples.
 
 - ``SounddeviceCapture``: a live input device through PortAudio (sounddevice); with
   ``max_frames`` it stops after exactly that many frames.
+- ``PyAudioCapture``: the same through PyAudio, for images that ship it
+  (``audio.backend = "pyaudio"``).
 - ``FileCapture``: a recorded file played at wall-clock pace or as fast as possible; the
   demo and the benchmark feed the same pipeline with it.
 """
@@ -29,6 +31,10 @@ from courtbox.audio.types import Block, CaptureEvent
 from courtbox.errors import AudioError
 
 logger = logging.getLogger(__name__)
+
+# Streams whose close hung on a vanished device; PortAudio's own exit handler would hang
+# on them too, so the CLI leaves with os._exit once all its data is safe (agent.cli.main).
+ABANDONED_STREAMS: list[object] = []
 
 Sink = Callable[[Block], None]
 EventSink = Callable[[CaptureEvent], None]
@@ -126,39 +132,107 @@ class FileCapture:
         return True
 
 
-class SounddeviceCapture:
-    """A live input device through PortAudio; the callback copies and enqueues only."""
+class _PortAudioCapture:
+    """What both PortAudio bindings share: the block accounting done in the callback
+    (``_deliver``: position, overflow events, ``max_frames``), stall tracking for the
+    device watchdog, and a stop that cannot hang on a vanished device."""
+
+    binding = ""
 
     def __init__(self, device: int | str | None, *, sample_rate: int, channels: int,
                  block_ms: int = 100, max_frames: int | None = None) -> None:
-        import sounddevice as sd
-
-        self._sd = sd
         self.device = device
         self.max_frames = max_frames
         self.sample_rate = sample_rate
         self.channels = channels
         self.block_frames = max(1, sample_rate * block_ms // 1000)
         self.overflows = 0
+        self.last_block_at: float | None = None  # monotonic time of the last callback
+        self._started_at = time.monotonic()
+        self._stopping = False
         self._position = 0
         self._stream = None
         self._done = threading.Event()
 
+    def _deliver(self, data: np.ndarray, overflow: bool, sink: Sink,
+                 on_event: EventSink) -> bool:
+        """Called from the PortAudio callback with a copy of the input; False: stop."""
+        self.last_block_at = time.monotonic()
+        if overflow:
+            self.overflows += 1
+            on_event(CaptureEvent("overflow", "input overflow: the device dropped samples "
+                                  "before they were read", self._position))
+        if self.max_frames is not None and self._position + len(data) >= self.max_frames:
+            sink(Block(self._position, data[: self.max_frames - self._position]))
+            self._position = self.max_frames
+            return False
+        sink(Block(self._position, data))
+        self._position += len(data)
+        return True
+
+    def _open_error(self, e: Exception) -> AudioError:
+        return AudioError(f"cannot open input device {self.device!r} with {self.channels} "
+                          f"channels at {self.sample_rate} Hz ({self.binding}): {e}")
+
+    @property
+    def captured_frames(self) -> int:
+        return self._position
+
+    @property
+    def completed(self) -> bool:
+        """True when ``max_frames`` were captured (not when the device went away)."""
+        return self.max_frames is not None and self._position >= self.max_frames
+
+    def stalled_for(self) -> float:
+        """Seconds since the device last delivered audio (since start if it never did)."""
+        return time.monotonic() - (self.last_block_at or self._started_at)
+
+    def _close_stream(self, stream) -> None:
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Abort and close the stream; a driver stuck on a vanished device can block that
+        forever, so it runs in its own thread and is abandoned (logged) after ``timeout``:
+        closing a hearing must never hang on hardware."""
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        self._stopping = True
+
+        def close() -> None:
+            try:
+                self._close_stream(stream)
+            except Exception:  # noqa: BLE001 - whatever the binding raises, log it
+                logger.warning("closing input device %r failed", self.device, exc_info=True)
+
+        closer = threading.Thread(target=close, name="capture-close", daemon=True)
+        closer.start()
+        closer.join(timeout)
+        if closer.is_alive():
+            ABANDONED_STREAMS.append(stream)
+            logger.error("input device %r did not close within %.0f s; abandoning its stream",
+                         self.device, timeout)
+        self._done.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+
+class SounddeviceCapture(_PortAudioCapture):
+    """A live input device through sounddevice; the callback copies and enqueues only."""
+
+    binding = "sounddevice"
+
     def start(self, sink: Sink, on_event: EventSink = _log_event) -> None:
-        sd = self._sd
+        import sounddevice as sd
 
         def callback(indata, frames, _time, status) -> None:
-            if status.input_overflow:
-                self.overflows += 1
-                on_event(CaptureEvent("overflow", "input overflow: the device dropped "
-                                           "samples before they were read", self._position))
-            if self.max_frames is not None and self._position + frames >= self.max_frames:
-                sink(Block(self._position, indata[: self.max_frames - self._position].copy()))
-                self._position = self.max_frames
+            if self._stopping:
+                raise sd.CallbackAbort  # a late block of a stream being torn down
+            if not self._deliver(indata.copy(), status.input_overflow, sink, on_event):
                 raise sd.CallbackStop
-            sink(Block(self._position, indata.copy()))
-            self._position += frames
 
+        self._started_at = time.monotonic()
         try:
             self._stream = sd.InputStream(
                 device=self.device, samplerate=self.sample_rate, channels=self.channels,
@@ -166,14 +240,52 @@ class SounddeviceCapture:
                 finished_callback=self._done.set)
             self._stream.start()
         except (sd.PortAudioError, ValueError) as e:
-            raise AudioError(f"cannot open input device {self.device!r} with "
-                             f"{self.channels} channels at {self.sample_rate} Hz: {e}") from e
+            raise self._open_error(e) from e
 
-    def stop(self) -> None:
-        if self._stream is not None:
-            self._stream.close()  # an aborted or finished stream closes just the same
-            self._stream = None
-            self._done.set()
+    def _close_stream(self, stream) -> None:
+        stream.abort()
+        stream.close()
 
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
+
+class PyAudioCapture(_PortAudioCapture):
+    """A live input device through PyAudio (``pip install courtbox[pyaudio]``), for boxes
+    whose image ships it; same PortAudio library, so the same device indexes."""
+
+    binding = "pyaudio"
+
+    def start(self, sink: Sink, on_event: EventSink = _log_event) -> None:
+        try:
+            import pyaudio
+        except ImportError as e:
+            raise AudioError("audio.backend = \"pyaudio\" needs PyAudio: apt-get install "
+                             "portaudio19-dev && pip install 'courtbox[pyaudio]'") from e
+        channels = self.channels
+
+        def callback(in_data, frame_count, _time_info, status):
+            if self._stopping:
+                return None, pyaudio.paAbort
+            data = np.frombuffer(in_data, dtype=np.int16).reshape(frame_count, channels).copy()
+            overflow = bool(status & pyaudio.paInputOverflow)
+            if not self._deliver(data, overflow, sink, on_event):
+                self._done.set()
+                return None, pyaudio.paComplete
+            return None, pyaudio.paContinue
+
+        self._started_at = time.monotonic()
+        self._pa = pyaudio.PyAudio()
+        try:
+            self._stream = self._pa.open(
+                format=pyaudio.paInt16, channels=channels, rate=self.sample_rate, input=True,
+                input_device_index=self.device, frames_per_buffer=self.block_frames,
+                stream_callback=callback)
+        except (OSError, ValueError) as e:
+            self._pa.terminate()
+            raise self._open_error(e) from e
+
+    def _close_stream(self, stream) -> None:
+        stream.stop_stream()
+        stream.close()
+        self._pa.terminate()
+
+
+BACKENDS = {"sounddevice": SounddeviceCapture, "pyaudio": PyAudioCapture}

@@ -58,13 +58,13 @@ def _db(x: np.ndarray) -> np.ndarray:
 
 class LevelMeter:
     def __init__(self, channels: int, sample_rate: int,
-                 options: MeterOptions | None = None) -> None:
+                 options: MeterOptions | None = None, start: int = 0) -> None:
         self.o = options or MeterOptions()
         self.channels = channels
         self.rate = sample_rate
         self.window = max(1, sample_rate * self.o.window_ms // 1000)
         self._pending = np.zeros((0, channels), dtype=np.int16)
-        self._position = 0
+        self._position = start
         self._silent_since: list[int | None] = [None] * channels
         self._others_spoke: list[bool] = [False] * channels
         self._dead = [False] * channels

@@ -21,9 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import soundfile as sf
-
-from courtbox.audio.archive import fsync_dir, segment_sha256
+from courtbox.audio.archive import decodable_frames, fsync_dir, segment_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -42,22 +40,6 @@ class FoundSegment:
     channels: int
     sha256: str
     defective: bool
-
-
-def decodable_frames(path: Path) -> tuple[int, int, int]:
-    """(frames that decode, sample rate, channels); (0, 0, 0) if not even the header does."""
-    frames = 0
-    try:
-        with sf.SoundFile(str(path)) as f:
-            rate, channels = f.samplerate, f.channels
-            try:
-                for block in f.blocks(blocksize=4096, dtype="int16", always_2d=True):
-                    frames += len(block)
-            except (sf.LibsndfileError, RuntimeError):
-                logger.info("%s decodes up to frame %d", path, frames)
-    except (sf.LibsndfileError, RuntimeError):
-        return 0, 0, 0
-    return frames, rate, channels
 
 
 def find_unrecorded(data_dir: Path, recorded: set[str]) -> list[FoundSegment]:

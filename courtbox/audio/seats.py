@@ -165,7 +165,7 @@ class Segmenter:
     """Captured blocks in, per-seat utterances out (16 kHz float32)."""
 
     def __init__(self, seats: list[tuple[int, str]], *, channels: int, sample_rate: int,
-                 options: SegmenterOptions | None = None) -> None:
+                 options: SegmenterOptions | None = None, start: int = 0) -> None:
         self.options = options or SegmenterOptions()
         self.channels = channels
         self.seat_channels = [ch for ch, _ in seats]
@@ -175,7 +175,7 @@ class Segmenter:
                                                dtype="float32", quality="HQ")
                            if sample_rate != SPEECH_RATE else None)
         self._pending = np.zeros((0, len(seats)), dtype=np.float32)
-        self._position = 0  # 16 kHz timeline sample of _pending[0]
+        self._position = start  # 16 kHz timeline sample of _pending[0]
         self.levels_db = np.full(len(seats), -100.0)
         self.peak = np.zeros(len(seats))
 

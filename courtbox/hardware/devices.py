@@ -8,9 +8,12 @@ replugged). A name that matches nothing, or a device with too few input channels
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 
 from courtbox.errors import AudioError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,24 @@ class InputDevice:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def rescan() -> bool:
+    """Make PortAudio enumerate devices again (it does so only at initialisation), so that
+    a replugged USB microphone is found. Only call it with no stream open. Refused (False)
+    while a stream is stuck in a vanished device's driver: re-initialising PortAudio would
+    wait for that stream forever; the device is then reopened as PortAudio last saw it."""
+    import sounddevice as sd
+
+    from courtbox.audio.capture import ABANDONED_STREAMS
+
+    if ABANDONED_STREAMS:
+        logger.warning("not rescanning audio devices: %d stream(s) stuck in the driver",
+                       len(ABANDONED_STREAMS))
+        return False
+    sd._terminate()
+    sd._initialize()
+    return True
 
 
 def list_input_devices() -> list[InputDevice]:
