@@ -76,3 +76,39 @@ def test_segmenter_puts_each_utterance_on_its_speakers_seat(sample: dict) -> Non
         speech_of_own_seat = sum(overlap(u.t0, u.t1, r["t0"], r["t1"])
                                  for r in sample["utterances"] if r["seat"] == u.seat)
         assert speech_of_own_seat >= 0.5 * (u.t1 - u.t0), (u.seat, u.t0, u.t1)
+
+
+def _speech_span(voice: np.ndarray, start: int, rate: int) -> tuple[float, float]:
+    """Where the recording's speech really is: 30-ms frames within 15 dB of its loudest."""
+    frames = voice[: len(voice) // 480 * 480].reshape(-1, 480)
+    db = 10 * np.log10((frames ** 2).mean(axis=1) + 1e-12)
+    loud = np.flatnonzero(db > db.max() - 15)
+    return (start + loud[0] * 480) / rate, (start + (loud[-1] + 1) * 480) / rate
+
+
+def test_genuine_overlap_gives_both_seats_an_utterance(aishell_wavs: dict[Path, str]) -> None:
+    """Two people talking at once each get their utterance; the bleed of each into the
+    other's microphone (-20 dB) does not extend either seat's speech."""
+    rate = 16000
+    a, b = (sf.read(str(p), dtype="float32")[0] for p in aishell_wavs)
+    a_start = rate // 2
+    b_start = a_start + len(a) - int(1.5 * rate)
+    length = b_start + len(b) + rate
+    mix = np.random.default_rng(2).normal(0, 10 ** (-62 / 20), (length, 2))
+    for own, other, voice, start in ((0, 1, a, a_start), (1, 0, b, b_start)):
+        mix[start:start + len(voice), own] += voice
+        mix[start:start + len(voice), other] += 0.1 * voice
+    pcm = (np.clip(mix, -1, 1) * 32767).astype(np.int16)
+    segmenter = Segmenter([(0, "plaintiff"), (1, "defendant")], channels=2, sample_rate=rate)
+    utterances = []
+    for block in _blocks(pcm, 1600):
+        utterances += segmenter.feed(block)
+    utterances += segmenter.flush()
+    spans = {"plaintiff": _speech_span(a, a_start, rate),
+             "defendant": _speech_span(b, b_start, rate)}
+    for seat, (s0, s1) in spans.items():
+        own = [u for u in utterances if u.seat == seat]
+        covered = sum(max(0.0, min(u.t1, s1) - max(u.t0, s0)) for u in own)
+        outside = sum(u.t1 - u.t0 for u in own) - covered
+        assert covered >= 0.9 * (s1 - s0), (seat, [(u.t0, u.t1) for u in own])
+        assert outside <= 0.8, (seat, [(u.t0, u.t1) for u in own])
