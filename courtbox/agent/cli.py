@@ -295,13 +295,17 @@ def devices_cmd(config: Config, as_json: bool) -> None:
 @config_options(data=True)
 @click.option("--case-number", required=True, help="The case number (案号) of the hearing.")
 @click.option("--case-type", default="", help="Case type, e.g. 民事.")
+@click.option("--panel", multiple=True, help="A member of the panel (repeat).")
+@click.option("--clerk", default="", help="The clerk (书记员).")
+@click.option("--party", multiple=True, help="A party to the case (repeat).")
 @click.option("--duration", type=click.FloatRange(min=0.1), help="Stop after this many "
               "seconds of audio (default: until Ctrl-C or SIGTERM).")
 @click.option("--no-transcribe", is_flag=True, help="Archive only; no speech recognition.")
 @click.option("--audio", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Play this file at wall-clock pace instead of the input device.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary at the end.")
-def record_cmd(config: Config, case_number: str, case_type: str, duration: float | None,
+def record_cmd(config: Config, case_number: str, case_type: str, panel: tuple[str, ...],
+               clerk: str, party: tuple[str, ...], duration: float | None,
                no_transcribe: bool, audio: Path | None, as_json: bool) -> None:
     """Record a hearing from the configured input device until Ctrl-C or SIGTERM.
 
@@ -319,7 +323,9 @@ def record_cmd(config: Config, case_number: str, case_type: str, duration: float
         if not as_json:
             click.echo(text)
 
-    summary = run_record(config, HearingInfo(case_number=case_number, case_type=case_type),
+    info = HearingInfo(case_number=case_number, case_type=case_type, panel=list(panel),
+                       clerk=clerk, parties=list(party))
+    summary = run_record(config, info,
                          duration=duration, transcribe=not no_transcribe, say=say,
                          audio=audio)
     if as_json:

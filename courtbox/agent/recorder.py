@@ -45,7 +45,7 @@ class Recorder:
                  on_levels: Callable[[LevelReport], None] | None = None,
                  segmenter_options: SegmenterOptions | None = None,
                  meter_options: MeterOptions | None = None, reserve_bytes: int = 0,
-                 timeline_start: int = 0) -> None:
+                 warn_hours: float = 0.0, timeline_start: int = 0) -> None:
         self.hearing_id = hearing_id
         self.part = part
         self.writer = writer
@@ -65,7 +65,7 @@ class Recorder:
             data_dir, hearing_id, part=part, sample_rate=capture.sample_rate,
             channels=capture.channels, segment_seconds=segment_seconds, prev_sha256=prev,
             on_segment=self._segment_written, on_event=self._capture_event,
-            reserve_bytes=reserve_bytes)
+            reserve_bytes=reserve_bytes, warn_hours=warn_hours)
         self.segmenter = Segmenter([(s["channel"], s["id"]) for s in seats],
                                    channels=capture.channels,
                                    sample_rate=capture.sample_rate,

@@ -89,4 +89,5 @@ class RecordingStack:
                         on_final=on_final, meter_options=MeterOptions(
                             dead_after_s=self.config.audio.dead_mic_minutes * 60),
                         reserve_bytes=self.config.storage.reserve_mb << 20,
+                        warn_hours=self.config.storage.warn_hours,
                         timeline_start=timeline_start)

@@ -8,14 +8,14 @@ the previous segment's hash, and a ``SegmentWritten`` is handed to ``on_segment`
 queues it for the database; the archive never waits for SQLite). Layout under the data
 directory: ``audio/<hearing_id>/part-NNN/seg-NNNNN.flac``.
 
-A full disk never corrupts the archive. Before each segment and every second of audio the
-writer checks free space against ``reserve_bytes``; below it (or on any write error) it
-closes what it has cleanly (a segment cut short by a write error is kept, renamed
-``.defective.flac``), reports ``disk_full`` and holds incoming audio in memory, up to
-``max_backlog_bytes``, re-checking every second. When space returns it reports
-``disk_resumed`` and writes the held audio, so a short outage loses nothing; beyond the
-backlog, audio is dropped and the gap is reported as ``audio_dropped``. A new segment starts
-at every gap, so each segment covers one continuous stretch of the timeline.
+A full disk never corrupts the archive. Every second of audio the writer checks free space:
+fewer than ``warn_hours`` of recording left is a ``disk_low`` event; below ``reserve_bytes``
+(or on any write error) it closes what it has cleanly (a segment cut short by a write
+error is kept, renamed ``.defective.flac``), reports ``disk_full`` and holds incoming audio
+in memory, up to ``max_backlog_bytes``, re-checking every second. When space returns it
+reports ``disk_resumed`` and writes the held audio, so a short outage loses nothing; beyond
+the backlog, audio is dropped and the gap is reported as ``audio_dropped``. A new segment
+starts at every gap, so each segment covers one continuous stretch of the timeline.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from pathlib import Path
 import soundfile as sf
 
 from courtbox.audio.types import Block, CaptureEvent, SegmentWritten
+from courtbox.hardware.disk import bytes_per_hour
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ class ArchiveWriter:
                  channels: int, segment_seconds: int, prev_sha256: str | None,
                  on_segment: Callable[[SegmentWritten], None],
                  on_event: Callable[[CaptureEvent], None] | None = None,
-                 reserve_bytes: int = 0, max_backlog_bytes: int = 256 << 20) -> None:
+                 reserve_bytes: int = 0, max_backlog_bytes: int = 256 << 20,
+                 warn_hours: float = 0.0) -> None:
         self.data_dir = Path(data_dir)
         self.hearing_id = hearing_id
         self.part = part
@@ -90,6 +92,8 @@ class ArchiveWriter:
         self.on_segment = on_segment
         self.on_event = on_event or (lambda e: logger.warning("%s", e.message))
         self.reserve_bytes = reserve_bytes
+        self.warn_hours = warn_hours
+        self._warned_low = False
         self.max_backlog_bytes = max_backlog_bytes
         self.suspended = False
         self.dropped_frames = 0
@@ -153,6 +157,19 @@ class ArchiveWriter:
     def _space_low(self) -> bool:
         return shutil.disk_usage(self.dir).free < self.reserve_bytes
 
+    def _check_space(self, at_sample: int) -> bool:
+        """Once a second of audio: False when below the reserve; warns (once, re-armed
+        when space comes back) when fewer than ``warn_hours`` of recording still fit."""
+        free = shutil.disk_usage(self.dir).free
+        hours = (free - self.reserve_bytes) / bytes_per_hour(self.channels, self.sample_rate)
+        if hours < self.warn_hours and not self._warned_low:
+            self._warned_low = True
+            self._event("disk_low", f"only {max(hours, 0):.1f} hours of recording still fit "
+                        "on the data disk", at_sample)
+        elif hours >= self.warn_hours * 1.1:
+            self._warned_low = False
+        return free >= self.reserve_bytes
+
     def _accept(self, block: Block) -> None:
         if self.suspended:
             self._hold(block)
@@ -160,7 +177,7 @@ class ArchiveWriter:
             return
         if block.start >= self._next_check:
             self._next_check = block.start + self.sample_rate
-            if self._space_low():
+            if not self._check_space(block.start):
                 self._suspend(block, "free space fell below the reserve")
                 return
         try:

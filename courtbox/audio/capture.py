@@ -147,6 +147,7 @@ class _PortAudioCapture:
         self.channels = channels
         self.block_frames = max(1, sample_rate * block_ms // 1000)
         self.overflows = 0
+        self.underflows = 0
         self.last_block_at: float | None = None  # monotonic time of the last callback
         self._started_at = time.monotonic()
         self._stopping = False
@@ -155,13 +156,17 @@ class _PortAudioCapture:
         self._done = threading.Event()
 
     def _deliver(self, data: np.ndarray, overflow: bool, sink: Sink,
-                 on_event: EventSink) -> bool:
+                 on_event: EventSink, underflow: bool = False) -> bool:
         """Called from the PortAudio callback with a copy of the input; False: stop."""
         self.last_block_at = time.monotonic()
         if overflow:
             self.overflows += 1
             on_event(CaptureEvent("overflow", "input overflow: the device dropped samples "
                                   "before they were read", self._position))
+        if underflow:
+            self.underflows += 1
+            on_event(CaptureEvent("underflow", "input underflow: the device delivered fewer "
+                                  "samples than the block (padded)", self._position))
         if self.max_frames is not None and self._position + len(data) >= self.max_frames:
             sink(Block(self._position, data[: self.max_frames - self._position]))
             self._position = self.max_frames
@@ -229,7 +234,8 @@ class SounddeviceCapture(_PortAudioCapture):
         def callback(indata, frames, _time, status) -> None:
             if self._stopping:
                 raise sd.CallbackAbort  # a late block of a stream being torn down
-            if not self._deliver(indata.copy(), status.input_overflow, sink, on_event):
+            if not self._deliver(indata.copy(), status.input_overflow, sink, on_event,
+                                 status.input_underflow):
                 raise sd.CallbackStop
 
         self._started_at = time.monotonic()
@@ -266,7 +272,8 @@ class PyAudioCapture(_PortAudioCapture):
                 return None, pyaudio.paAbort
             data = np.frombuffer(in_data, dtype=np.int16).reshape(frame_count, channels).copy()
             overflow = bool(status & pyaudio.paInputOverflow)
-            if not self._deliver(data, overflow, sink, on_event):
+            underflow = bool(status & pyaudio.paInputUnderflow)
+            if not self._deliver(data, overflow, sink, on_event, underflow):
                 self._done.set()
                 return None, pyaudio.paComplete
             return None, pyaudio.paContinue
