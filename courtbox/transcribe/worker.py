@@ -90,7 +90,16 @@ class RecognizerProcess:
         self._spawn()
         self._thread.start()
 
+    def _discard_queues(self) -> None:
+        """Let go of the queues of a worker that is gone: their feeder threads may be
+        blocked on a pipe nobody reads, and must not hold up interpreter exit."""
+        for q in (self._jobs, self._results):
+            if q is not None:
+                q.cancel_join_thread()
+                q.close()
+
     def _spawn(self) -> None:
+        self._discard_queues()
         self._jobs, self._results = self._ctx.Queue(), self._ctx.Queue()
         self._proc = self._ctx.Process(target=_worker_main, name="courtbox-asr",
                                        args=(self.options, self._jobs, self._results),
@@ -128,6 +137,7 @@ class RecognizerProcess:
             if self._proc.is_alive():
                 self._proc.kill()
                 self._proc.join()
+        self._discard_queues()
 
     # -- work -----------------------------------------------------------------------------
 
