@@ -57,3 +57,19 @@ def sample() -> dict:
 def courtbox_cmd() -> list[str]:
     exe = shutil.which("courtbox", path=str(Path(sys.executable).parent))
     return [exe] if exe else [sys.executable, "-m", "courtbox.agent.cli"]
+
+
+def alsa_file_device(home: Path, name: str, infile: Path) -> None:
+    """An ALSA capture device ``name`` in ``home/.asoundrc`` that plays raw interleaved int16
+    from ``infile`` (a ``file`` PCM with a ``null`` slave): to PortAudio, a real device.
+    Run courtbox with ``HOME=home`` to see it."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".asoundrc").write_text(
+        f'pcm.{name} {{\n  type file\n  slave.pcm "null"\n  file "/dev/null"\n'
+        f'  infile "{infile}"\n  format "raw"\n}}\n')
+
+
+def seats_toml(channels: int) -> str:
+    """``[[seats]]`` tables for ``channels`` channels, seat_0 … seat_N, role other."""
+    return "".join(f'[[seats]]\nchannel = {c}\nid = "seat_{c}"\nrole = "other"\n\n'
+                   for c in range(channels))

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import courtbox_cmd
+from tests.conftest import alsa_file_device, courtbox_cmd, seats_toml
 
 RATE, CHANNELS, SECONDS = 48000, 8, 11
 
@@ -26,14 +26,10 @@ def _room(tmp_path: Path, samples: np.ndarray, device: str = "courtbox_mics",
           backend: str = "sounddevice") -> dict:
     """A HOME with an ALSA capture device playing ``samples``, and a config using it."""
     home = tmp_path / "home"
-    home.mkdir()
     raw = tmp_path / "mics.raw"
     samples.astype("<i2").tofile(raw)
-    (home / ".asoundrc").write_text(
-        f'pcm.courtbox_mics {{\n  type file\n  slave.pcm "null"\n  file "/dev/null"\n'
-        f'  infile "{raw}"\n  format "raw"\n}}\n')
-    seats = "".join(f'[[seats]]\nchannel = {c}\nid = "seat_{c}"\nrole = "other"\n\n'
-                    for c in range(samples.shape[1]))
+    alsa_file_device(home, "courtbox_mics", raw)
+    seats = seats_toml(samples.shape[1])
     config = tmp_path / "agent.toml"
     config.write_text(f'[audio]\nbackend = "{backend}"\ndevice = "{device}"\n'
                       f'sample_rate = {RATE}\n'

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from tests.conftest import courtbox_cmd
+from tests.conftest import alsa_file_device, courtbox_cmd
 
 RATE, CHANNELS = 16000, 4
 
@@ -31,10 +31,7 @@ def test_device_lost_and_back_becomes_a_second_part(tmp_path: Path) -> None:
     fifo = tmp_path / "mics.fifo"
     os.mkfifo(fifo)
     home = tmp_path / "home"
-    home.mkdir()
-    (home / ".asoundrc").write_text(
-        f'pcm.fifo_mics {{\n  type file\n  slave.pcm "null"\n  file "/dev/null"\n'
-        f'  infile "{fifo}"\n  format "raw"\n}}\n')
+    alsa_file_device(home, "fifo_mics", fifo)
     config = tmp_path / "agent.toml"
     config.write_text(f'[audio]\ndevice = "fifo_mics"\nsample_rate = {RATE}\n'
                       'segment_seconds = 5\n', encoding="utf-8")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import courtbox_cmd
+from tests.conftest import courtbox_cmd, seats_toml
 
 RATE, CHANNELS, SECONDS, RESERVE_MB = 48000, 8, 16, 16
 
@@ -41,8 +41,7 @@ def test_disk_full_mid_hearing_loses_nothing(tmp_path: Path, small_disk: Path) -
     samples = rng.integers(-8000, 8000, size=(RATE * SECONDS, CHANNELS), dtype=np.int16)
     source = tmp_path / "noise.flac"
     sf.write(str(source), samples, RATE)
-    seats = "".join(f'[[seats]]\nchannel = {c}\nid = "seat_{c}"\nrole = "other"\n\n'
-                    for c in range(CHANNELS))
+    seats = seats_toml(CHANNELS)
     config = tmp_path / "agent.toml"
     config.write_text(f"[storage]\nreserve_mb = {RESERVE_MB}\nwarn_hours = 1\n\n"
                       f"[audio]\nsegment_seconds = 5\n\n{seats}", encoding="utf-8")

@@ -29,9 +29,9 @@ import uvicorn
 from courtbox.agent.api import create_app
 from courtbox.agent.config import Config
 from courtbox.agent.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
-from courtbox.agent.offline import clock
+from courtbox.agent.offline import line_text
 from courtbox.agent.stack import RecordingStack
-from courtbox.audio.capture import FileCapture
+from courtbox.audio.capture import FileCapture, require_channels
 from courtbox.errors import AudioError, ConfigError, CourtboxError
 from courtbox.transcribe.metrics import ErrorCount, errors_for
 
@@ -158,9 +158,7 @@ def run_demo(config: Config, options: DemoOptions, *, data_dir: Path | None,
         reference_path = options.reference
     reference = load_reference(reference_path) if reference_path else None
     capture = FileCapture(audio, block_ms=config.audio.block_ms, realtime=not options.fast)
-    if max(s["channel"] for s in seats) >= capture.file_channels:
-        raise AudioError(f"{audio} has {capture.file_channels} channel(s); the seats need "
-                         f"{max(s['channel'] for s in seats) + 1}")
+    require_channels(audio, capture.file_channels, seats)
 
     def say(text: str) -> None:
         if not options.json:
@@ -213,7 +211,7 @@ def _record(stack: RecordingStack, capture: FileCapture, seats: list[dict],
 
     def on_final(line: dict) -> None:
         lines.append(line)
-        say(f"[{clock(line['t0'])}] {names.get(line['seat'], line['seat'])}：{line['text']}")
+        say(line_text(line, names))
 
     recorder = stack.recorder(hearing_id, capture, seats, on_final=on_final)
     started = time.monotonic()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import soundfile as sf
 
+from courtbox.audio.capture import require_channels
 from courtbox.audio.seats import Segmenter
 from courtbox.audio.types import Block
 from courtbox.errors import AudioError
@@ -48,10 +49,14 @@ def to_json(t: FileTranscript) -> str:
                        "seats": t.seats, "lines": t.lines}, ensure_ascii=False, indent=2)
 
 
+def line_text(line: dict, names: dict[str, str]) -> str:
+    """``[hh:mm:ss] 审判长：text``: a transcript line as the console and TXT show it."""
+    return f"[{clock(line['t0'])}] {names.get(line['seat'], line['seat'])}：{line['text']}"
+
+
 def to_txt(t: FileTranscript) -> str:
     names = t.seat_names()
-    return "".join(f"[{clock(line['t0'])}] {names.get(line['seat'], line['seat'])}："
-                   f"{line['text']}\n" for line in t.lines)
+    return "".join(line_text(line, names) + "\n" for line in t.lines)
 
 
 def to_srt(t: FileTranscript) -> str:
@@ -76,9 +81,7 @@ def transcribe_file(path: Path, seats: list[dict], options: EngineOptions, *,
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as e:
         raise AudioError(f"cannot open audio file {path}: {e}") from e
-    if max(s["channel"] for s in seats) >= info.channels:
-        raise AudioError(f"{path} has {info.channels} channel(s) but a seat is mapped to "
-                         f"channel {max(s['channel'] for s in seats)}")
+    require_channels(path, info.channels, seats)
     engine = engine or WhisperEngine(options)
     segmenter = Segmenter([(s["channel"], s["id"]) for s in seats], channels=info.channels,
                           sample_rate=info.samplerate)

@@ -17,11 +17,10 @@ from pathlib import Path
 
 from courtbox.agent.config import Config
 from courtbox.agent.hearing import HearingInfo, open_hearing
-from courtbox.agent.offline import clock
+from courtbox.agent.offline import line_text
 from courtbox.agent.session import CaptureFactory, HearingSession
 from courtbox.agent.stack import RecordingStack
-from courtbox.audio.capture import BACKENDS, Capture, FileCapture
-from courtbox.errors import AudioError
+from courtbox.audio.capture import BACKENDS, Capture, FileCapture, require_channels
 from courtbox.hardware.devices import rescan, resolve_input_device
 
 
@@ -29,10 +28,8 @@ def capture_factory(config: Config, audio: Path | None, duration: float | None
                     ) -> tuple[CaptureFactory, str]:
     """How to (re)open the hearing's input, and what to call it."""
     if audio is not None:
-        probe = FileCapture(audio)
-        if probe.channels < config.channels:
-            raise AudioError(f"{audio} has {probe.channels} channel(s); the seats need "
-                             f"{config.channels}")
+        require_channels(audio, FileCapture(audio).channels,
+                         [s.model_dump() for s in config.seats])
         return (lambda: FileCapture(audio, block_ms=config.audio.block_ms, realtime=True),
                 f"file {audio}")
     rate = config.audio.sample_rate
@@ -74,8 +71,7 @@ def run_record(config: Config, info: HearingInfo, *, duration: float | None,
             opened = iter([first])
             session = HearingSession(
                 stack, hearing_id, seats, lambda: next(opened, None) or open_capture(),
-                actor="cli", on_final=lambda line: say(
-                    f"[{clock(line['t0'])}] {names[line['seat']]}：{line['text']}"))
+                actor="cli", on_final=lambda line: say(line_text(line, names)))
             session.start()
             disk = stack.disk(channels, rate)
             say(f"recording {info.case_number} (hearing {hearing_id}) from {source}: "

@@ -44,6 +44,13 @@ def _log_event(event: CaptureEvent) -> None:
     logger.warning("%s", event.message)
 
 
+def require_channels(source: object, have: int, seats: list[dict]) -> None:
+    """Refuse a source with fewer channels than the seat map needs, naming both."""
+    need = max(s["channel"] for s in seats) + 1
+    if have < need:
+        raise AudioError(f"{source} has {have} channel(s); the seats need {need}")
+
+
 class Capture(Protocol):
     sample_rate: int
     channels: int
