@@ -33,7 +33,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from courtbox.audio.types import Block, CaptureEvent, SegmentWritten
+from courtbox.audio.types import Block, CaptureEvent, SegmentWritten, log_event
 from courtbox.hardware.disk import bytes_per_hour
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,11 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def defective_name(idx: int) -> str:
+    """The name an interrupted or failed segment is kept under, bytes unchanged."""
+    return f"seg-{idx:05d}.defective.flac"
 
 
 def decodable_frames(path: Path) -> tuple[int, int, int]:
@@ -90,7 +95,7 @@ class ArchiveWriter:
         self.segment_frames = segment_seconds * sample_rate
         self.prev_sha256 = prev_sha256
         self.on_segment = on_segment
-        self.on_event = on_event or (lambda e: logger.warning("%s", e.message))
+        self.on_event = on_event or log_event
         self.reserve_bytes = reserve_bytes
         self.warn_hours = warn_hours
         self._warned_low = False
@@ -240,7 +245,7 @@ class ArchiveWriter:
         except (OSError, sf.LibsndfileError, RuntimeError):
             logger.warning("closing %s after a write error failed", partial, exc_info=True)
         self._file = None
-        defective = final.with_name(f"seg-{self._idx:05d}.defective.flac")
+        defective = final.with_name(defective_name(self._idx))
         os.rename(partial, defective)
         frames, _, _ = decodable_frames(defective)
         self._emit(defective, frames, defective=True)

@@ -27,7 +27,7 @@ from typing import Protocol
 import numpy as np
 import soundfile as sf
 
-from courtbox.audio.types import Block, CaptureEvent
+from courtbox.audio.types import Block, CaptureEvent, log_event
 from courtbox.errors import AudioError
 
 logger = logging.getLogger(__name__)
@@ -38,10 +38,6 @@ ABANDONED_STREAMS: list[object] = []
 
 Sink = Callable[[Block], None]
 EventSink = Callable[[CaptureEvent], None]
-
-
-def _log_event(event: CaptureEvent) -> None:
-    logger.warning("%s", event.message)
 
 
 def require_channels(source: object, have: int, seats: list[dict]) -> None:
@@ -55,7 +51,7 @@ class Capture(Protocol):
     sample_rate: int
     channels: int
 
-    def start(self, sink: Sink, on_event: EventSink = _log_event) -> None: ...
+    def start(self, sink: Sink, on_event: EventSink = log_event) -> None: ...
 
     def stop(self) -> None: ...
 
@@ -97,7 +93,7 @@ class FileCapture:
     def duration(self) -> float:
         return self.frames / self.sample_rate
 
-    def start(self, sink: Sink, on_event: EventSink = _log_event) -> None:
+    def start(self, sink: Sink, on_event: EventSink = log_event) -> None:
         self._thread = threading.Thread(target=self._run, args=(sink,), name="capture-file",
                                         daemon=True)
         self._thread.start()
@@ -235,7 +231,7 @@ class SounddeviceCapture(_PortAudioCapture):
 
     binding = "sounddevice"
 
-    def start(self, sink: Sink, on_event: EventSink = _log_event) -> None:
+    def start(self, sink: Sink, on_event: EventSink = log_event) -> None:
         import sounddevice as sd
 
         def callback(indata, frames, _time, status) -> None:
@@ -266,7 +262,7 @@ class PyAudioCapture(_PortAudioCapture):
 
     binding = "pyaudio"
 
-    def start(self, sink: Sink, on_event: EventSink = _log_event) -> None:
+    def start(self, sink: Sink, on_event: EventSink = log_event) -> None:
         try:
             import pyaudio
         except ImportError as e:

@@ -21,7 +21,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from courtbox.audio.archive import decodable_frames, fsync_dir, segment_sha256
+from courtbox.audio.archive import (
+    decodable_frames,
+    defective_name,
+    fsync_dir,
+    segment_sha256,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +63,7 @@ def find_unrecorded(data_dir: Path, recorded: set[str]) -> list[FoundSegment]:
                     continue
                 idx, kind = int(m.group(1)), m.group(2)
                 if kind == ".flac.partial":
-                    target = path.with_name(f"seg-{idx:05d}.defective.flac")
+                    target = path.with_name(defective_name(idx))
                     os.rename(path, target)
                     fsync_dir(part_dir)
                     logger.warning("kept interrupted segment %s as %s", path, target.name)

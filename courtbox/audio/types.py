@@ -6,9 +6,12 @@ the 16 kHz speech rate (``Utterance``); seconds are ``index / rate`` on the same
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 SPEECH_RATE = 16000
 
@@ -71,3 +74,8 @@ class CaptureEvent:
     kind: str
     message: str
     at_sample: int = 0
+
+
+def log_event(event: CaptureEvent) -> None:
+    """The default handler of capture and archive events when nobody else takes them."""
+    logger.warning("%s", event.message)
