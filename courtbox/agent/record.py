@@ -33,20 +33,21 @@ def capture_factory(config: Config, audio: Path | None, duration: float | None
         return (lambda: FileCapture(audio, block_ms=config.audio.block_ms, realtime=True),
                 f"file {audio}")
     rate = config.audio.sample_rate
-    device = resolve_input_device(config.audio.device, config.channels)
-    opened = [0]
+    first = [resolve_input_device(config.audio.device, config.channels)]
+    source = first[0].name
 
     def open_device() -> Capture:
-        if opened[0]:
+        if first:
+            found = first.pop()
+        else:
             rescan()  # a replugged device gets a new index: find it by name again
-        opened[0] += 1
-        found = resolve_input_device(config.audio.device, config.channels)
+            found = resolve_input_device(config.audio.device, config.channels)
         backend = BACKENDS[config.audio.backend]
         return backend(found.index, sample_rate=rate, channels=config.channels,
                        block_ms=config.audio.block_ms,
                        max_frames=round(duration * rate) if duration else None)
 
-    return open_device, device.name
+    return open_device, source
 
 
 def run_record(config: Config, info: HearingInfo, *, duration: float | None,
@@ -64,19 +65,17 @@ def run_record(config: Config, info: HearingInfo, *, duration: float | None,
         with RecordingStack(config, Path(config.storage.data_dir),
                             transcribe=transcribe) as stack:
             writer = stack.writer
-            first = open_capture()
-            rate, channels = first.sample_rate, first.channels
+            capture = open_capture()
+            rate = capture.sample_rate
             hearing_id = writer.call(lambda s: open_hearing(
                 s, config, info, actor="cli", sample_rate=rate, seats=seats))
-            opened = iter([first])
             session = HearingSession(
-                stack, hearing_id, seats, lambda: next(opened, None) or open_capture(),
-                actor="cli", on_final=lambda line: say(line_text(line, names)))
-            session.start()
-            disk = stack.disk(channels, rate)
+                stack, hearing_id, seats, open_capture, actor="cli",
+                on_final=lambda line: say(line_text(line, names)))
+            session.start(capture)
             say(f"recording {info.case_number} (hearing {hearing_id}) from {source}: "
-                f"{channels} channels at {rate} Hz into {config.storage.data_dir} "
-                f"({disk.hours_left:.0f} h of space); Ctrl-C stops")
+                f"{capture.channels} channels at {rate} Hz into {config.storage.data_dir} "
+                f"({stack.last_disk.hours_left:.0f} h of space); Ctrl-C stops")
             while not stop.is_set() and not session.source_ended.wait(0.2):
                 pass
             session.close()

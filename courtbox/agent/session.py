@@ -59,10 +59,11 @@ class HearingSession:
 
     # -- the clerk's actions --------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, capture: Capture | None = None) -> None:
+        """Start the hearing, recording from ``capture`` (default: a freshly opened one)."""
         self._call(lambda s: start_hearing(s, self.hearing_id, actor=self.actor))
         self._t0 = time.monotonic()
-        self._start_part(self.open_capture())
+        self._start_part(capture or self.open_capture())
         self._watchdog.start()
 
     def pause(self, reason: str, text: str = "", actor: str | None = None) -> None:

@@ -37,6 +37,7 @@ class RecordingStack:
         self.writer: StoreWriter | None = None
         self.recognizer: RecognizerProcess | None = None
         self.recovered: list[FoundSegment] = []
+        self.last_disk: DiskStatus | None = None  # as checked at the latest part's start
 
     def __enter__(self) -> RecordingStack:
         try:
@@ -77,6 +78,7 @@ class RecordingStack:
             self.writer.submit(lambda s: s.audit(
                 "capture", "disk.low", hearing_id, hours_left=status.hours_left,
                 free_bytes=status.free_bytes))
+        self.last_disk = status
         return status
 
     def recorder(self, hearing_id: str, capture: Capture, seats: list[dict], *,
