@@ -1,13 +1,24 @@
 """From channels to seats: levels, who is speaking, and each seat's utterances.
 
 In a courtroom every voice reaches several microphones. ``SeatActivity`` decides, frame by
-frame (30 ms), which seats are speaking: a channel is a candidate when its level stands far
-enough above its own noise floor, and among candidates the loudest (relative to its floor)
-owns the frame; another seat speaks at the same time only when it is nearly as loud, which
-is a genuine overlap rather than bleed (bleed into a neighbouring microphone is typically
-15–25 dB down). ``UtteranceCutter`` turns one seat's frame decisions into utterances with
-pre-roll, hangover and a maximum length (cut at the quietest recent frame).
-``Segmenter`` runs both over captured blocks after resampling them to 16 kHz.
+frame (32 ms: one Silero VAD window), which seats are speaking: a channel is a candidate
+when its level stands far enough above its own noise floor, and among candidates the loudest
+(relative to its floor) owns the frame; another seat speaks at the same time only when it is
+nearly as loud, which is a genuine overlap rather than bleed (bleed into a neighbouring
+microphone is typically 15–25 dB down). With a speech detector (``SpeechGate``: Silero VAD,
+from ``transcribe.vad``) a channel is a candidate only where it hears speech, and only 6 dB
+above its floor: the detector keeps coughs, knocks and chairs from opening an utterance, and
+level only has to say whose microphone the voice is on. ``UtteranceCutter`` turns one seat's
+frame decisions into utterances with pre-roll, hangover and a maximum length. ``Segmenter``
+runs both over captured blocks after resampling them to 16 kHz, and shows each seat's
+utterance in progress (``live``) for partial transcripts.
+
+Long speech is cut where the speaker pauses: past ``soft_max_s`` a pause of ``cut_pause_ms``
+ends the utterance; at ``max_utterance_s`` without one, the cut falls on the quietest frame
+of the last three seconds (between two syllables). The pieces are contiguous and disjoint on
+the timeline, so no word can be lost or transcribed twice at a cut; a cut inside a pause
+also leaves each piece whole sentences for the recogniser, which a cut at a word timestamp
+of a running hypothesis (whisper_streaming's LocalAgreement) does not.
 
 The policies are pure and synchronous (no I/O, no threads); the segmenter is stateful and
 not thread-safe: one thread feeds it.
@@ -16,6 +27,7 @@ not thread-safe: one thread feeds it.
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,15 +40,20 @@ _EPS = 1e-10
 
 @dataclass(frozen=True)
 class SegmenterOptions:
-    frame_ms: int = 30
+    frame_ms: int = 32
     start_snr_db: float = 15.0  # above its noise floor, a frame may be speech
+    gated_snr_db: float = 6.0  # the same, when a speech gate has already heard speech
     overlap_margin_db: float = 10.0  # within this of the loudest seat: both speak
     smooth_frames: int = 3  # levels are averaged over this many frames
     floor_rise_db_per_s: float = 1.5  # how fast a noise floor may climb
     floor_fall: float = 0.3  # share of the gap a floor closes per frame when it falls
+    initial_floor_db: float = -60.0  # a floor starts no higher, so speech at the very
+    # start of a recording is not taken for the room's noise
     min_speech_ms: int = 150  # shorter bursts (a knock, a click) are not utterances
     hangover_ms: int = 500  # silence that ends an utterance
-    pre_roll_ms: int = 200  # kept before the first speech frame
+    pre_roll_ms: int = 200  # kept before the first speech frame (and after the last)
+    soft_max_s: float = 12.0  # beyond this, a pause of cut_pause_ms ends the utterance
+    cut_pause_ms: int = 160
     max_utterance_s: float = 20.0  # longer speech is cut at its quietest recent frame
 
     @property
@@ -45,6 +62,22 @@ class SegmenterOptions:
 
     def frames(self, ms: float) -> int:
         return max(1, int(round(ms / self.frame_ms)))
+
+
+SpeechGate = Callable[[np.ndarray], np.ndarray]
+"""Which seats of a ``[samples × seats]`` 16 kHz frame carry speech (bool per seat)."""
+
+
+@dataclass(frozen=True)
+class LiveUtterance:
+    """A seat's utterance in progress: what has been heard so far."""
+
+    id: str
+    seat: str
+    start: int
+    speech_start: int
+    audio: np.ndarray
+    silence_ms: int  # trailing non-speech so far
 
 
 def frame_levels_db(frame: np.ndarray) -> np.ndarray:
@@ -67,22 +100,31 @@ class SeatActivity:
         self._recent: collections.deque = collections.deque(maxlen=options.smooth_frames)
         self._rise = options.floor_rise_db_per_s * options.frame_ms / 1000
 
-    def update(self, levels_db: np.ndarray) -> np.ndarray:
+    def update(self, levels_db: np.ndarray, speech: np.ndarray | None = None) -> np.ndarray:
+        """Which seats speak in this frame. ``speech``: what a speech detector heard on each
+        channel; with it, level only has to tell the speaker's own microphone from the
+        others (so the soft end of a sentence still counts), without it level alone must
+        tell speech from noise."""
         self._recent.append(10.0 ** (levels_db / 10.0))
         smoothed = 10.0 * np.log10(np.mean(self._recent, axis=0) + _EPS)
         floor = self.floor
         fresh = np.isnan(floor)
-        floor[fresh] = smoothed[fresh]
+        floor[fresh] = np.minimum(smoothed[fresh], self.options.initial_floor_db)
         below = smoothed < floor
         floor[below] += self.options.floor_fall * (smoothed[below] - floor[below])
         floor[~below] += self._rise
         np.maximum(floor, -100.0, out=floor)
         snr = smoothed - floor
-        candidates = snr >= self.options.start_snr_db
+        o = self.options
+        candidates = snr >= (o.start_snr_db if speech is None else o.gated_snr_db)
         if not candidates.any():
             return candidates
+        # Ownership is decided on level among all channels, speech or not: when the
+        # detector blinks off on the speaker's own microphone for a frame, the bleed on a
+        # neighbour's must still not take the line.
         loudest = snr[candidates].max()
-        return candidates & (snr >= loudest - self.options.overlap_margin_db)
+        owners = candidates & (snr >= loudest - o.overlap_margin_db)
+        return owners if speech is None else owners & speech
 
 
 class UtteranceCutter:
@@ -96,13 +138,28 @@ class UtteranceCutter:
         self._frames: list[np.ndarray] = []
         self._levels: list[float] = []
         self._start = 0  # timeline sample of _frames[0]
+        self._first = -1  # index in _frames of the first and last speech frame
+        self._last = -1
         self._speech = 0
         self._silence = 0
+        self._soft_frames = options.frames(options.soft_max_s * 1000)
         self._max_frames = options.frames(options.max_utterance_s * 1000)
 
     @property
     def speaking(self) -> bool:
         return bool(self._frames)
+
+    def live(self) -> LiveUtterance | None:
+        if not self._frames or self._first < 0:
+            return None
+        n = self.o.frame_samples
+        return LiveUtterance(id=self._id(self._start), seat=self.seat, start=self._start,
+                             speech_start=self._start + self._first * n,
+                             audio=np.concatenate(self._frames),
+                             silence_ms=self._silence * self.o.frame_ms)
+
+    def _id(self, start: int) -> str:
+        return f"{self.seat}-{start}"
 
     def push(self, position: int, frame: np.ndarray, level_db: float, active: bool
              ) -> list[Utterance]:
@@ -117,19 +174,25 @@ class UtteranceCutter:
             self._levels = [lv for _, _, lv in self._pre]
             self._pre.clear()
             self._speech = self._silence = 0
+            self._first = -1
         self._frames.append(frame)
         self._levels.append(level_db)
         if active:
             self._speech += 1
             self._silence = 0
+            self._last = len(self._frames) - 1
+            if self._first < 0:
+                self._first = self._last
         else:
             self._silence += 1
-        out: list[Utterance] = []
         if self._silence >= o.frames(o.hangover_ms):
-            out += self._emit(len(self._frames))
-        elif len(self._frames) >= self._max_frames:
-            out += self._cut_at_quietest()
-        return out
+            return self._emit(len(self._frames))
+        if (len(self._frames) >= self._soft_frames
+                and self._silence == o.frames(o.cut_pause_ms)):
+            return self._emit(len(self._frames))
+        if len(self._frames) >= self._max_frames:
+            return self._cut_at_quietest()
+        return []
 
     def flush(self) -> list[Utterance]:
         return self._emit(len(self._frames)) if self._frames else []
@@ -143,34 +206,43 @@ class UtteranceCutter:
         out = self._emit(cut, keep_going=True)
         self._frames, self._levels, self._start = rest_frames, rest_levels, rest_start
         self._speech = len(rest_frames)
+        self._first, self._last = 0, len(rest_frames) - 1
         self._silence = 0
         return out
 
     def _emit(self, n: int, keep_going: bool = False) -> list[Utterance]:
         frames, start, speech = self._frames[:n], self._start, self._speech
+        first, last = self._first, min(self._last, n - 1)
         # Trim the hangover down to a short tail of silence after the last speech.
         keep_tail = self.o.frames(self.o.pre_roll_ms)
         if not keep_going and self._silence > keep_tail:
             frames = frames[: len(frames) - (self._silence - keep_tail)]
         self._frames, self._levels = [], []
         self._speech = self._silence = 0
+        self._first = self._last = -1
         if speech < self.o.frames(self.o.min_speech_ms) or not frames:
             return []
-        audio = np.concatenate(frames)
-        return [Utterance(id=f"{self.seat}-{start}", seat=self.seat, start=start,
-                          audio=audio)]
+        n = self.o.frame_samples
+        return [Utterance(id=self._id(start), seat=self.seat, start=start,
+                          audio=np.concatenate(frames), speech_start=start + first * n,
+                          speech_end=start + (last + 1) * n)]
 
 
 class Segmenter:
-    """Captured blocks in, per-seat utterances out (16 kHz float32)."""
+    """Captured blocks in, per-seat utterances out (16 kHz float32).
+
+    ``speech_gate``, when given, must agree that a frame is speech before a seat that owns
+    it counts as speaking."""
 
     def __init__(self, seats: list[tuple[int, str]], *, channels: int, sample_rate: int,
-                 options: SegmenterOptions | None = None, start: int = 0) -> None:
+                 options: SegmenterOptions | None = None, start: int = 0,
+                 speech_gate: SpeechGate | None = None) -> None:
         self.options = options or SegmenterOptions()
         self.channels = channels
         self.seat_channels = [ch for ch, _ in seats]
         self.activity = SeatActivity(len(seats), self.options)
         self.cutters = [UtteranceCutter(seat, self.options) for _, seat in seats]
+        self.speech_gate = speech_gate
         self._resampler = (soxr.ResampleStream(sample_rate, SPEECH_RATE, channels,
                                                dtype="float32", quality="HQ")
                            if sample_rate != SPEECH_RATE else None)
@@ -178,6 +250,15 @@ class Segmenter:
         self._position = start  # 16 kHz timeline sample of _pending[0]
         self.levels_db = np.full(len(seats), -100.0)
         self.peak = np.zeros(len(seats))
+
+    @property
+    def position(self) -> int:
+        """16 kHz timeline sample up to which audio has been analysed."""
+        return self._position
+
+    def live(self) -> list[LiveUtterance]:
+        """Every seat's utterance in progress."""
+        return [u for c in self.cutters if (u := c.live()) is not None]
 
     def feed(self, block: Block) -> list[Utterance]:
         audio = block.data.astype(np.float32) / 32768.0
@@ -205,7 +286,8 @@ class Segmenter:
             levels = frame_levels_db(frame)
             self.levels_db = levels
             self.peak = np.abs(frame).max(axis=0)
-            active = self.activity.update(levels)
+            speech = self.speech_gate(frame) if self.speech_gate is not None else None
+            active = self.activity.update(levels, speech)
             for i, cutter in enumerate(self.cutters):
                 out += cutter.push(self._position, frame[:, i].copy(), float(levels[i]),
                                    bool(active[i]))

@@ -36,6 +36,8 @@ class Utterance:
     seat: str
     start: int  # first sample at SPEECH_RATE on the hearing timeline
     audio: np.ndarray = field(repr=False)
+    speech_start: int = -1  # first and last speech sample (the rest is pre-roll and
+    speech_end: int = -1  # trailing silence); -1: not known
 
     @property
     def t0(self) -> float:
@@ -44,6 +46,15 @@ class Utterance:
     @property
     def t1(self) -> float:
         return (self.start + len(self.audio)) / SPEECH_RATE
+
+    @property
+    def speech_t0(self) -> float:
+        return (self.speech_start if self.speech_start >= 0 else self.start) / SPEECH_RATE
+
+    @property
+    def speech_t1(self) -> float:
+        end = self.speech_end if self.speech_end >= 0 else self.start + len(self.audio)
+        return end / SPEECH_RATE
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,49 @@
+"""Silero VAD from faster-whisper's bundled ONNX file, streamed per seat, on real speech and
+on the benchmark's no-speech recordings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from courtbox.transcribe.vad import WINDOW, SileroVad, speech_spans
+
+BENCH_AUDIO = Path(__file__).resolve().parents[1] / "bench" / "audio"
+
+
+def test_streaming_a_few_windows_at_a_time_equals_one_pass(aishell_wavs) -> None:
+    audio, _ = sf.read(str(next(iter(aishell_wavs))), dtype="float32")
+    audio = audio[: len(audio) // WINDOW * WINDOW]
+    whole = SileroVad(1).probabilities(0, audio)
+    vad = SileroVad(1)
+    parts = [vad.probabilities(0, audio[i:i + 3 * WINDOW])
+             for i in range(0, len(audio), 3 * WINDOW)]
+    assert np.allclose(np.concatenate(parts), whole, atol=1e-5)
+
+
+def test_seats_keep_their_own_state(aishell_wavs) -> None:
+    """Two seats fed different audio in one frame each get their own answer."""
+    speech, _ = sf.read(str(next(iter(aishell_wavs))), dtype="float32")
+    vad = SileroVad(2)
+    n = len(speech) // WINDOW
+    quiet = np.zeros(WINDOW, dtype=np.float32)
+    decisions = np.array([vad.speech(np.stack([speech[i * WINDOW:(i + 1) * WINDOW], quiet],
+                                              axis=1)) for i in range(n)])
+    assert decisions[:, 0].mean() > 0.5 and not decisions[:, 1].any()
+
+
+def test_speech_spans_cover_the_utterance_and_nothing_else(aishell_wavs) -> None:
+    for path in aishell_wavs:
+        audio, rate = sf.read(str(path), dtype="float32")
+        spans = speech_spans(audio)
+        assert len(spans) == 1, spans
+        t0, t1 = spans[0]
+        assert 0 <= t0 < 1.0 and len(audio) / rate - 1.0 < t1 <= len(audio) / rate + 0.05
+
+
+def test_no_speech_in_silence_room_noise_or_coughs() -> None:
+    for name in ("silence-60s.flac", "room-noise-60s.flac", "coughs-60s.flac"):
+        audio, _ = sf.read(str(BENCH_AUDIO / name), dtype="float32")
+        assert speech_spans(audio) == [], name
