@@ -4,9 +4,10 @@ A crash, an abort inside CTranslate2 or a hang in the recogniser must never take
 recording down, so the model lives in a child process (``spawn``; no threads are forked).
 ``RecognizerProcess`` keeps every submitted utterance until its result has come back: when
 the child dies or stays silent on one job for longer than ``hang_timeout_s``, it is killed,
-a fresh one is started, and every unanswered utterance is sent again in order, so the
-backlog is transcribed after the restart. Each result is handed to the callback given with
-its utterance, from the supervisor's own thread, in completion order.
+a fresh one is started, and the final it was working on goes back to the head of the queue,
+so the backlog is transcribed after the restart (a partial in flight is simply dropped).
+Each result is handed to the callback given with its utterance, from the supervisor's own
+thread, in completion order.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ import multiprocessing as mp
 import queue
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from courtbox.audio.types import Utterance
 from courtbox.errors import ModelError
 from courtbox.transcribe.engine import EngineOptions, Recognition
+from courtbox.transcribe.stream import Job, JobQueue, Kind
 
 logger = logging.getLogger(__name__)
 
@@ -42,24 +43,46 @@ def _worker_main(options: EngineOptions, jobs: mp.Queue, results: mp.Queue) -> N
         results.put(("failed", None, f"{type(e).__name__}: {e}"))
         return
     while (job := jobs.get()) is not None:
-        job_id, audio, offset, hotwords = job
-        results.put(("busy", job_id, None))
+        key, audio, offset, hotwords, mode = job
+        results.put(("busy", key, None))
         try:
-            results.put(("done", job_id, engine.recognize(audio, offset, hotwords)))
+            results.put(("done", key, engine.recognize(audio, offset, hotwords, mode)))
         except Exception as e:  # noqa: BLE001 - one bad utterance must not end the worker
-            results.put(("error", job_id, f"{type(e).__name__}: {e}"))
+            results.put(("error", key, f"{type(e).__name__}: {e}"))
 
 
 @dataclass
-class _Job:
-    utterance: Utterance
-    hotwords: tuple[str, ...]
+class _Entry:
+    job: Job
     on_result: ResultCallback
     crashes: int = 0  # times the worker died or hung while on this job
 
 
+@dataclass(frozen=True)
+class RecognizerMetrics:
+    """How far recognition is behind: for the log, the API and the benchmark."""
+
+    queue_depth: int  # jobs waiting, finals and partials
+    finals_waiting: int
+    lag_s: float  # age of the oldest final not yet answered (0 when none)
+    busy_s: float  # recogniser time spent so far
+    finals_done: int
+    partials_done: int
+    partials_replaced: int
+    partials_skipped: int
+    max_depth: int
+    restarts: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
 class RecognizerProcess:
-    """Supervises one recogniser process; ``submit`` never blocks."""
+    """Supervises one recogniser process; ``submit`` never blocks.
+
+    The supervisor keeps the queue (``stream.JobQueue``: finals first, the newest partial
+    per seat) and gives the process one job at a time, so a final never waits behind a
+    stale partial and a burst of speech costs partial refreshes, never finals."""
 
     def __init__(self, options: EngineOptions, *,
                  hang_timeout_s: float = 120.0, start_timeout_s: float = 180.0,
@@ -71,11 +94,15 @@ class RecognizerProcess:
         self.restarts = 0
         self.load_seconds = 0.0
         self._ctx = mp.get_context("spawn")
-        self._pending: OrderedDict[str, _Job] = OrderedDict()
-        self._ids = itertools.count(1)
+        self._queue = JobQueue()
+        self._entries: dict[int, _Entry] = {}
+        self._keys = itertools.count(1)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._busy: tuple[str, float] | None = None
+        self._inflight: int | None = None
+        self._busy: tuple[int, float] | None = None
+        self._busy_s = 0.0
+        self._done = {"final": 0, "partial": 0}
         self._stop = threading.Event()
         self._proc: mp.process.BaseProcess | None = None
         self._jobs: mp.Queue | None = None
@@ -143,34 +170,59 @@ class RecognizerProcess:
 
     @property
     def backlog(self) -> int:
+        """Jobs not yet answered: waiting and in flight."""
         with self._lock:
-            return len(self._pending)
+            return len(self._queue) + (self._inflight is not None)
 
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
-    def submit(self, utterance: Utterance, on_result: ResultCallback,
-               hotwords: tuple[str, ...] = ()) -> None:
+    def metrics(self) -> RecognizerMetrics:
+        now = time.monotonic()
         with self._lock:
-            job_id = str(next(self._ids))
-            self._pending[job_id] = _Job(utterance, hotwords, on_result)
-            self._send(job_id)
+            oldest = [e.job.submitted_at for e in self._entries.values()
+                      if e.job.kind == "final"]
+            stats = self._queue.stats
+            return RecognizerMetrics(
+                queue_depth=len(self._queue), finals_waiting=self._queue.finals_waiting,
+                lag_s=round(now - min(oldest), 3) if oldest else 0.0,
+                busy_s=round(self._busy_s, 3), finals_done=self._done["final"],
+                partials_done=self._done["partial"],
+                partials_replaced=stats.partials_replaced,
+                partials_skipped=stats.partials_skipped, max_depth=stats.max_depth,
+                restarts=self.restarts)
 
-    def _send(self, job_id: str) -> None:
-        job = self._pending[job_id]
+    def submit(self, utterance: Utterance, on_result: ResultCallback,
+               hotwords: tuple[str, ...] = (), kind: Kind = "final") -> None:
+        with self._lock:
+            job = Job(kind, utterance, time.monotonic(), hotwords, key=next(self._keys))
+            self._entries[job.key] = _Entry(job, on_result)
+            for dropped in self._queue.push(job):
+                self._entries.pop(dropped.key, None)
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        """With the lock held: give the process its next job if it has none."""
+        if self._inflight is not None or self._jobs is None:
+            return
+        job = self._queue.pop()
+        if job is None:
+            return
+        self._inflight = job.key
         u = job.utterance
-        self._jobs.put((job_id, u.audio, u.t0, job.hotwords))
+        self._jobs.put((job.key, u.audio, u.t0, job.hotwords, job.kind))
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until every submitted utterance has its result."""
         with self._idle:
-            return self._idle.wait_for(lambda: not self._pending, timeout)
+            return self._idle.wait_for(
+                lambda: not self._queue and self._inflight is None, timeout)
 
     def _supervise(self) -> None:
         while not self._stop.is_set():
             try:
-                kind, job_id, value = self._results.get(timeout=0.5)
+                kind, key, value = self._results.get(timeout=0.5)
             except queue.Empty:
                 self._check_health()
                 continue
@@ -178,25 +230,34 @@ class RecognizerProcess:
                 self._restart("result queue broke")
                 continue
             if kind == "busy":
-                self._busy = (job_id, time.monotonic())
+                self._busy = (key, time.monotonic())
             elif kind in ("done", "error"):
                 self._busy = None
-                self._finish(job_id, value if kind == "done" else None,
+                self._finish(key, value if kind == "done" else None,
                              value if kind == "error" else None)
 
-    def _finish(self, job_id: str, result: Recognition | None, error: str | None) -> None:
+    def _finish(self, key: int, result: Recognition | None, error: str | None) -> None:
         with self._lock:
-            job = self._pending.pop(job_id, None)
-        if job is None:
+            entry = self._entries.pop(key, None)
+            if self._inflight == key:
+                self._inflight = None
+            if result is not None:
+                self._busy_s += result.compute_s
+            if entry is not None:
+                self._done[entry.job.kind] += 1
+                if entry.job.kind == "final":
+                    self._queue.forget(entry.job.utterance.id)
+            self._dispatch()
+        if entry is None:
             return
         if error:
-            logger.error("recognition of %s failed: %s", job_id, error)
+            logger.error("recognition of %s failed: %s", entry.job.utterance.id, error)
         try:
-            job.on_result(job.utterance, result, error)
+            entry.on_result(entry.job.utterance, result, error)
         except Exception:  # noqa: BLE001 - a consumer bug must not stop the supervisor
-            logger.exception("result handler failed for %s", job_id)
+            logger.exception("result handler failed for %s", entry.job.utterance.id)
         with self._idle:
-            if not self._pending:
+            if not self._queue and self._inflight is None:
                 self._idle.notify_all()
 
     def _check_health(self) -> None:
@@ -204,7 +265,7 @@ class RecognizerProcess:
             self._restart(f"exited with code {self._proc.exitcode}")
         elif self._busy and time.monotonic() - self._busy[1] > self.hang_timeout_s:
             self._proc.kill()
-            self._restart(f"hung on {self._busy[0]} for over {self.hang_timeout_s:.0f} s")
+            self._restart(f"hung on job {self._busy[0]} for over {self.hang_timeout_s:.0f} s")
 
     def _restart(self, why: str) -> None:
         if self._stop.is_set():
@@ -212,9 +273,18 @@ class RecognizerProcess:
         self.restarts += 1
         logger.error("speech recognition process %s; restarting it (restart %d)", why,
                      self.restarts)
+        given_up: int | None = None
         with self._lock:
-            if self._busy and (job := self._pending.get(self._busy[0])):
-                job.crashes += 1
+            key, self._inflight = self._inflight, None
+            entry = self._entries.get(key) if key is not None else None
+            if entry is not None:
+                entry.crashes += 1
+                if entry.job.kind == "partial":
+                    del self._entries[key]
+                elif entry.crashes >= self.max_crashes:
+                    given_up = key
+                else:
+                    self._queue.push_front(entry.job)
         self._busy = None
         if self._proc is not None:
             self._proc.join(1)
@@ -226,12 +296,11 @@ class RecognizerProcess:
                 logger.exception("restart of the recogniser failed; retrying")
                 if self._stop.wait(5):
                     return
-        with self._lock:
-            given_up = [jid for jid, job in self._pending.items()
-                        if job.crashes >= self.max_crashes]
-        for jid in given_up:
-            self._finish(jid, None, f"abandoned: the recogniser failed on it "
-                                    f"{self.max_crashes} times")
-        with self._lock:
-            for jid in list(self._pending):
-                self._send(jid)
+        if given_up is not None:
+            with self._lock:
+                self._inflight = given_up  # so that _finish dispatches the next one
+            self._finish(given_up, None, f"abandoned: the recogniser failed on it "
+                                         f"{self.max_crashes} times")
+        else:
+            with self._lock:
+                self._dispatch()

@@ -1,0 +1,211 @@
+"""The streaming policy: what to recognise next, and how a line grows while someone speaks.
+
+Pure and synchronous (no I/O, no threads, no clock of its own: time is passed in), so that
+the live pipeline, the benchmark's simulated clock and the tests run the same decisions.
+
+- ``PartialPolicy`` decides when a seat's utterance in progress is due a *partial*
+  recognition: once it holds ``first_partial_s`` of speech, again every ``retry_s`` until a
+  partial has shown text (the first fraction of a second often gives none), then every
+  ``interval_s``; never while the speaker has fallen silent (the final is about to be
+  needed, and must not queue behind a partial).
+- ``JobQueue`` orders the recogniser's work. Finals are never dropped and always go first,
+  in order; a seat has at most one partial waiting, and a newer one replaces it. So when the
+  CPU cannot keep up, partial refreshes are what give way, and the backlog of finals drains
+  as soon as the burst is over.
+- ``agree`` is LocalAgreement (whisper_streaming): of two successive partial hypotheses of
+  the same utterance, their longest common prefix is stable and shown as such; the rest is
+  tentative. The final line replaces both.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from typing import Literal
+
+from courtbox.audio.types import Utterance
+
+Kind = Literal["partial", "final"]
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    first_partial_s: float = 0.3  # speech heard before the first partial is asked for
+    interval_s: float = 1.0  # between partial refreshes of one utterance
+    retry_s: float = 0.4  # between requests while no partial has shown any text yet
+    quiet_ms: int = 250  # trailing silence after which no partial is asked for
+    partials: bool = True
+
+
+@dataclass
+class Job:
+    kind: Kind
+    utterance: Utterance
+    submitted_at: float  # seconds, on whatever clock the caller runs (wall or simulated)
+    hotwords: tuple[str, ...] = ()
+    key: int = 0  # the caller's handle
+
+
+class PartialPolicy:
+    """When each live utterance is due its next partial."""
+
+    def __init__(self, options: StreamOptions | None = None) -> None:
+        self.options = options or StreamOptions()
+        self._last: dict[str, float] = {}  # utterance id -> speech seconds at last request
+        self._shown: set[str] = set()  # utterances whose partial has shown text
+
+    def due(self, utterance_id: str, speech_s: float, silence_ms: int) -> bool:
+        """``speech_s``: seconds from the first speech frame to now; ``silence_ms``: trailing
+        non-speech. Records the request when it answers True."""
+        o = self.options
+        if not o.partials or silence_ms >= o.quiet_ms or speech_s < o.first_partial_s:
+            return False
+        last = self._last.get(utterance_id)
+        interval = o.interval_s if utterance_id in self._shown else o.retry_s
+        if last is not None and speech_s - last < interval:
+            return False
+        self._last[utterance_id] = speech_s
+        return True
+
+    def shown(self, utterance_id: str) -> None:
+        """A partial of ``utterance_id`` has shown text: refresh at the normal interval."""
+        if utterance_id in self._last:
+            self._shown.add(utterance_id)
+
+    def finished(self, utterance_id: str) -> None:
+        self._last.pop(utterance_id, None)
+        self._shown.discard(utterance_id)
+
+
+@dataclass
+class QueueStats:
+    finals_queued: int = 0
+    partials_queued: int = 0
+    partials_replaced: int = 0  # dropped for a newer partial of the same seat
+    partials_skipped: int = 0  # dropped because their utterance had already ended
+    max_depth: int = 0
+
+
+class JobQueue:
+    """Finals first and in order; at most one partial per seat, the newest."""
+
+    def __init__(self) -> None:
+        self._finals: collections.deque[Job] = collections.deque()
+        self._partials: dict[str, Job] = {}  # seat -> newest partial
+        self._ended: set[str] = set()  # utterance ids whose final is queued or done
+        self.stats = QueueStats()
+
+    def __len__(self) -> int:
+        return len(self._finals) + len(self._partials)
+
+    @property
+    def finals_waiting(self) -> int:
+        return len(self._finals)
+
+    def push(self, job: Job) -> list[Job]:
+        """Queue ``job``; returns the partials this drops (possibly ``job`` itself)."""
+        seat = job.utterance.seat
+        dropped: list[Job] = []
+        if job.kind == "final":
+            self._finals.append(job)
+            self._ended.add(job.utterance.id)
+            self.stats.finals_queued += 1
+            stale = self._partials.get(seat)
+            if stale is not None and stale.utterance.id == job.utterance.id:
+                dropped.append(self._partials.pop(seat))
+                self.stats.partials_skipped += 1
+        elif job.utterance.id in self._ended:
+            self.stats.partials_skipped += 1
+            return [job]
+        else:
+            if seat in self._partials:
+                dropped.append(self._partials[seat])
+                self.stats.partials_replaced += 1
+            self._partials[seat] = job
+            self.stats.partials_queued += 1
+        self.stats.max_depth = max(self.stats.max_depth, len(self))
+        return dropped
+
+    def push_front(self, job: Job) -> None:
+        """Put back a final whose recognition was interrupted, ahead of the others."""
+        self._finals.appendleft(job)
+
+    def pop(self) -> Job | None:
+        if self._finals:
+            return self._finals.popleft()
+        if self._partials:
+            seat = min(self._partials, key=lambda s: self._partials[s].submitted_at)
+            return self._partials.pop(seat)
+        return None
+
+    def oldest_final(self) -> Job | None:
+        return self._finals[0] if self._finals else None
+
+    def jobs(self) -> list[Job]:
+        """Every waiting job, in the order ``pop`` would hand them out."""
+        return list(self._finals) + sorted(self._partials.values(),
+                                           key=lambda j: j.submitted_at)
+
+    def forget(self, utterance_id: str) -> None:
+        """The final of ``utterance_id`` has been delivered: its id need not be kept."""
+        self._ended.discard(utterance_id)
+
+
+def agree(previous: str, current: str) -> int:
+    """Length of the longest common prefix of two hypotheses (LocalAgreement-2)."""
+    n = 0
+    for a, b in zip(previous, current, strict=False):
+        if a != b:
+            break
+        n += 1
+    return n
+
+
+@dataclass
+class PartialLine:
+    """What the bench screen shows for a seat while its speaker talks."""
+
+    utterance_id: str
+    seat: str
+    t0: float
+    text: str
+    stable: int = 0  # characters of ``text`` that two hypotheses agree on
+    revisions: int = 1
+    history: list[str] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict:
+        return {"utterance_id": self.utterance_id, "seat": self.seat, "t0": self.t0,
+                "text": self.text, "stable": self.stable, "kind": "partial"}
+
+
+class PartialLines:
+    """The partial line of every seat: updated by partial results, cleared by the final."""
+
+    def __init__(self) -> None:
+        self._lines: dict[str, PartialLine] = {}  # seat -> line
+        self._done: set[str] = set()
+
+    def update(self, utterance_id: str, seat: str, t0: float, text: str
+               ) -> PartialLine | None:
+        """A partial result; None when it arrives after its utterance's final."""
+        if utterance_id in self._done:
+            return None
+        line = self._lines.get(seat)
+        if line is None or line.utterance_id != utterance_id:
+            line = PartialLine(utterance_id, seat, t0, text)
+            self._lines[seat] = line
+            return line
+        line.stable = agree(line.text, text)
+        line.text = text
+        line.revisions += 1
+        return line
+
+    def final(self, utterance_id: str, seat: str) -> None:
+        self._done.add(utterance_id)
+        line = self._lines.get(seat)
+        if line is not None and line.utterance_id == utterance_id:
+            del self._lines[seat]
+
+    def current(self) -> list[PartialLine]:
+        """The lines now shown; safe to call from another thread (a copy, taken at once)."""
+        return sorted(list(self._lines.values()), key=lambda line: line.t0)
