@@ -10,7 +10,13 @@ import opencc
 import soundfile as sf
 
 from courtbox.audio.types import Utterance
-from courtbox.transcribe.engine import EngineOptions, Recognition, WhisperEngine
+from courtbox.transcribe.engine import (
+    EngineOptions,
+    Recognition,
+    WhisperEngine,
+    drop_loops,
+    is_hallucination,
+)
 from courtbox.transcribe.metrics import char_errors
 from courtbox.transcribe.worker import RecognizerProcess
 
@@ -33,6 +39,35 @@ def test_aishell_utterances_are_transcribed_in_simplified_chinese(
         assert result.words and all(100.0 <= w.t0 <= w.t1 <= 100.0 + len(audio) / rate + 0.5
                                     for w in result.words)
         assert result.avg_logprob is not None and result.avg_logprob > -1.0
+
+
+def test_partial_mode_is_greedy_text_without_word_timings(
+        model_dir: Path, aishell_wavs: dict[Path, str]) -> None:
+    """A partial is quick text to show while someone speaks: no word timings, but close."""
+    engine = WhisperEngine(_options(model_dir))
+    for path, reference in aishell_wavs.items():
+        audio, _ = sf.read(str(path), dtype="float32")
+        result = engine.recognize(audio, offset_s=5.0, mode="partial")
+        assert result.words == []
+        assert char_errors(reference, result.text).rate <= 0.35, (reference, result.text)
+
+
+def test_encoder_window_is_the_utterance_plus_padding_and_never_beyond_30_s() -> None:
+    options = EngineOptions(model_dir="x", window_s=15)
+    assert [options.window_for(s) for s in (1.0, 4.2, 14.5, 20.0, 40.0)] == [15, 15, 17, 22, 30]
+    assert [options.window_for(s, "partial") for s in (1.0, 9.5, 20.0)] == [10, 12, 22]
+    assert EngineOptions(model_dir="x", window_s=30).window_for(3.0) == 30
+
+
+def test_decoder_loops_and_subtitle_credits_are_not_text() -> None:
+    assert drop_loops("好的好的好的好的好的好的") == "好的"
+    assert drop_loops("对对对，是的") == "对对对，是的"  # people do say that
+    assert drop_loops("啊啊啊啊啊啊啊啊") == "啊"
+
+    class Segment:
+        text, no_speech_prob, avg_logprob, words = "字幕由Amara.org社区提供", 0.1, -0.2, []
+
+    assert is_hallucination(Segment())
 
 
 def test_silence_gives_no_text(model_dir: Path) -> None:
@@ -75,3 +110,40 @@ def test_worker_killed_mid_job_is_restarted_and_backlog_transcribed(
             assert char_errors(aishell_wavs[paths[n % 2]], result.text).rate <= 0.25
     finally:
         worker.close()
+
+
+def test_a_burst_drops_partials_first_never_finals_and_catches_up(
+        model_dir: Path, aishell_wavs: dict[Path, str]) -> None:
+    """Four seats talk at once for a while: far more work than the CPU can do. Every final
+    is answered, in order per seat; stale partials are dropped; the queue depth and lag are
+    visible while it lasts and back to nothing afterwards."""
+    finals: list[str] = []
+    partials: list[str] = []
+    worker = RecognizerProcess(_options(model_dir))
+    worker.start()
+    try:
+        audio = [sf.read(str(p), dtype="float32")[0] for p in aishell_wavs]
+        for n in range(3):
+            for seat in ("judge", "clerk", "plaintiff", "defendant"):
+                clip = audio[n % 2]
+                for cut in (0.25, 0.5, 0.75):  # the utterance growing, as partials see it
+                    part = Utterance(id=f"{seat}-{n}", seat=seat, start=n * 80000,
+                                     audio=clip[: int(len(clip) * cut)])
+                    worker.submit(part, lambda u, r, e: partials.append(u.id),
+                                  kind="partial")
+                worker.submit(Utterance(id=f"{seat}-{n}", seat=seat, start=n * 80000,
+                                        audio=clip),
+                              lambda u, r, e: finals.append(u.id) if r else None)
+        during = worker.metrics()
+        assert during.queue_depth > 1 and during.finals_waiting > 1 and during.lag_s >= 0
+        assert worker.drain(timeout=300)
+        after = worker.metrics()
+    finally:
+        worker.close()
+    assert len(finals) == 12
+    for seat in ("judge", "clerk", "plaintiff", "defendant"):
+        assert [f for f in finals if f.startswith(seat)] == [f"{seat}-{n}" for n in range(3)]
+    assert after.partials_replaced + after.partials_skipped >= 24
+    assert len(partials) <= 12 and after.partials_done == len(partials)
+    assert after.finals_done == 12 and after.queue_depth == 0 and after.lag_s == 0.0
+    assert after.max_depth >= 12

@@ -1,8 +1,14 @@
 """Chinese text as a court transcript writes it: simplified characters, full-width punctuation,
-no spaces between Chinese characters; and the scoring form used for error rates.
+no spaces between Chinese characters, numbers as court documents write them; and the
+scoring form used for error rates.
 
 Whisper writes Mandarin in traditional or simplified characters at random and mixes ASCII
 punctuation in; OpenCC's ``t2s`` table turns everything into simplified characters.
+
+Numbers follow the SPC's document style (and GB/T 15835): dates, sums of money and
+percentages in Arabic numerals (2015年3月5日, 30万元, 1250元, 25%), articles of a statute in
+Chinese numerals (第一百一十九条). Whisper writes either form at random; ``court_numbers``
+rewrites only those patterns, so idioms (一模一样, 万一) and counted things stay as spoken.
 """
 
 from __future__ import annotations
@@ -23,6 +29,17 @@ _PERIOD_AFTER_CJK = re.compile(rf"(?<=[{_CJK}])\.(?!\d)")
 DIGITS = "零一二三四五六七八九"
 _UNITS = ["", "十", "百", "千"]
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_CN_DIGIT = {c: i for i, c in enumerate(DIGITS)} | {"〇": 0, "两": 2}
+_CN_UNIT = {"十": 10, "百": 100, "千": 1000}
+_CN = "零〇一二两三四五六七八九十百千"
+_CN_YEAR = re.compile(r"(?<![\d" + _CN + r"])([零〇一二三四五六七八九]{4})年")
+_CN_MONTH_DAY = re.compile(r"(?<=年)(十[一二]?|[一二三四五六七八九])月"
+                           r"(?:([一二三]?十[一二三四五六七八九]?|[一二三四五六七八九])([日号]))?")
+_CN_MONEY = re.compile(r"(?<![" + _CN + r"])([" + _CN + r"]+(?:点[零〇一二三四五六七八九]+)?)"
+                       r"([万亿]?)元")
+_CN_PERCENT = re.compile(r"百分之([" + _CN + r"]+(?:点[零〇一二三四五六七八九]+)?)")
+_ARTICLE = re.compile(r"第(\d+)([条款项])")
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)%")
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +58,7 @@ def normalize_zh(text: str) -> str:
     text = _ASCII_PUNCT_NEAR_CJK.sub(lambda m: _FULLWIDTH[m.group(1) or m.group(2)], text)
     text = _PERIOD_AFTER_CJK.sub("。", text)
     text = _SPACE_BETWEEN_CJK.sub("", text)
-    return text
+    return court_numbers(text)
 
 
 def _below_10000(n: int) -> str:
@@ -88,6 +105,57 @@ def number_to_chinese(token: str, following: str = "") -> str:
     return integer_to_chinese(int(token))
 
 
+def chinese_to_number(text: str) -> str | None:
+    """A Chinese numeral below 10 000 (with an optional 点 fraction) in Arabic digits:
+    一千二百五十 → 1250, 三十 → 30, 二点五 → 2.5; None when ``text`` is not one."""
+    whole, _, frac = text.partition("点")
+    if not whole or (frac and not all(c in _CN_DIGIT for c in frac)):
+        return None
+    if all(c in _CN_DIGIT for c in whole) and len(whole) > 1:
+        value = int("".join(str(_CN_DIGIT[c]) for c in whole))  # read digit by digit
+    else:
+        value, digit = 0, None
+        for c in whole:
+            if c in _CN_DIGIT:
+                if digit is not None:
+                    return None  # two digits in a row inside a cardinal: not a number
+                digit = _CN_DIGIT[c]
+            elif c in _CN_UNIT:
+                value += (1 if digit is None else digit) * _CN_UNIT[c]
+                digit = None
+            else:
+                return None
+            if c in "零〇":
+                digit = None
+        value += digit or 0
+    return str(value) + ("." + "".join(str(_CN_DIGIT[c]) for c in frac) if frac else "")
+
+
+def court_numbers(text: str) -> str:
+    """Dates, money and percentages in Arabic numerals; statute articles in Chinese ones."""
+    def year(m: re.Match) -> str:
+        return "".join(str(_CN_DIGIT[c]) for c in m.group(1)) + "年"
+
+    def month_day(m: re.Match) -> str:
+        out = f"{chinese_to_number(m.group(1))}月"
+        return out + (f"{chinese_to_number(m.group(2))}{m.group(3)}" if m.group(2) else "")
+
+    def money(m: re.Match) -> str:
+        n = chinese_to_number(m.group(1))
+        return m.group(0) if n is None else f"{n}{m.group(2)}元"
+
+    def percent(m: re.Match) -> str:
+        n = chinese_to_number(m.group(1))
+        return m.group(0) if n is None else f"{n}%"
+
+    text = _CN_YEAR.sub(year, text)
+    text = _CN_MONTH_DAY.sub(month_day, text)
+    text = _CN_MONEY.sub(money, text)
+    text = _CN_PERCENT.sub(percent, text)
+    return _ARTICLE.sub(lambda m: f"第{integer_to_chinese(int(m.group(1)))}{m.group(2)}",
+                        text)
+
+
 def digits_to_chinese(text: str) -> str:
     return _NUMBER.sub(lambda m: number_to_chinese(m.group(0), text[m.end():m.end() + 1]),
                        text)
@@ -96,5 +164,7 @@ def digits_to_chinese(text: str) -> str:
 def scoring_form(text: str) -> str:
     """The form error rates compare: simplified, digits read out, lower case, and no
     punctuation, symbols or spaces."""
-    text = digits_to_chinese(to_simplified(unicodedata.normalize("NFKC", text))).lower()
+    text = to_simplified(unicodedata.normalize("NFKC", text)).replace("〇", "零")
+    text = _PERCENT.sub(lambda m: "百分之" + m.group(1), text)
+    text = digits_to_chinese(text).lower()
     return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
