@@ -3,13 +3,16 @@
 This first cut is read-only and serves the plain live-transcript page at ``/``; the clerk
 console, the judge view, users and writes come with the agent-service issue. Reads use their
 own connection to the database (WAL lets them run beside the writer thread), serialised by
-a lock because FastAPI runs plain ``def`` endpoints in a thread pool.
+a lock because FastAPI runs plain ``def`` endpoints in a thread pool. Partial lines are not
+in the database (the final replaces them): ``partials`` is how the process that records
+hands them over, one call per request.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -26,7 +29,10 @@ def _page() -> str:
     return (resources.files("courtbox.agent") / "web" / "live.html").read_text("utf-8")
 
 
-def create_app(data_dir: Path) -> FastAPI:
+PartialsProvider = Callable[[str], list[dict]]  # hearing id -> its current partial lines
+
+
+def create_app(data_dir: Path, partials: PartialsProvider | None = None) -> FastAPI:
     app = FastAPI(title="courtbox", version=__version__, openapi_url=f"{API}/openapi.json",
                   docs_url=f"{API}/docs", redoc_url=None)
     store = Store.in_dir(data_dir)
@@ -72,6 +78,14 @@ def create_app(data_dir: Path) -> FastAPI:
             hearing_or_404(hearing_id)
             return [{**line, "words": json.loads(line["words"])}
                     for line in store.finals(hearing_id, after_id=after)]
+
+    @app.get(f"{API}/hearings/{{hearing_id}}/partials")
+    def partial_lines(hearing_id: str) -> list[dict]:
+        """What each seat is saying right now, tentatively: ``text`` with its first
+        ``stable`` characters agreed by two successive hypotheses."""
+        with lock:
+            hearing_or_404(hearing_id)
+        return partials(hearing_id) if partials is not None else []
 
     app.state.store = store
     return app

@@ -148,6 +148,36 @@ class ModelSection(_Section):
         max_length=200,
         description="Words the recogniser should favour (legal terms, names).",
     )
+    prompt: str = Field("以下是普通话的庭审记录。", max_length=200, description="Text that "
+                        "primes the recogniser with the style of the record (empty: none).")
+    window_s: int = Field(
+        15, ge=4, le=30, description="Shortest encoder window of a final line in seconds (at "
+        "least the utterance plus 2 s); 30 is Whisper's own window: slower.")
+    partials: bool = Field(True, description="Show partial lines while a seat speaks.")
+    partial_interval_s: float = Field(
+        1.0, ge=0.3, le=10, description="Seconds between partial refreshes of one utterance, "
+        "as the CPU allows.")
+
+
+class VadSection(_Section):
+    threshold: float = Field(0.5, ge=0.05, le=0.95, description="Silero VAD speech "
+                             "probability at which speech starts.")
+    neg_threshold: float = Field(0.35, ge=0.01, le=0.95, description="Probability below "
+                                 "which speech, once started, stops.")
+    hangover_ms: int = Field(500, ge=100, le=5000, description="Silence that ends an "
+                             "utterance (and lets its final line be written).")
+    padding_ms: int = Field(200, ge=0, le=1000, description="Audio kept before the first "
+                            "and after the last speech of an utterance.")
+    min_speech_ms: int = Field(150, ge=30, le=2000, description="Shorter bursts of speech "
+                               "are ignored.")
+    max_utterance_s: float = Field(20.0, ge=5, le=28, description="Longer speech is cut, "
+                                   "at a pause where there is one.")
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> VadSection:
+        if self.neg_threshold > self.threshold:
+            raise ValueError("neg_threshold must not exceed threshold")
+        return self
 
 
 class ApiSection(_Section):
@@ -161,6 +191,7 @@ class Config(_Section):
     audio: AudioSection = Field(default_factory=AudioSection)
     seats: list[Seat] = Field(default_factory=default_seats, min_length=1, max_length=64)
     model: ModelSection = Field(default_factory=ModelSection)
+    vad: VadSection = Field(default_factory=VadSection)
     api: ApiSection = Field(default_factory=ApiSection)
 
     _source: str = PrivateAttr("(defaults)")

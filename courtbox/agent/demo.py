@@ -26,10 +26,11 @@ from typing import TextIO
 
 import uvicorn
 
-from courtbox.agent.api import create_app
+from courtbox.agent.api import PartialsProvider, create_app
 from courtbox.agent.config import Config
 from courtbox.agent.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
 from courtbox.agent.offline import line_text
+from courtbox.agent.recorder import Recorder
 from courtbox.agent.stack import RecordingStack
 from courtbox.audio.capture import FileCapture, require_channels
 from courtbox.errors import AudioError, ConfigError, CourtboxError
@@ -115,11 +116,13 @@ def _listen(host: str, port: int) -> socket.socket:
 class PageServer:
     """uvicorn in a named thread, on a socket bound before it starts."""
 
-    def __init__(self, data_dir: Path, host: str, port: int) -> None:
+    def __init__(self, data_dir: Path, host: str, port: int,
+                 partials: PartialsProvider | None = None) -> None:
         self.sock = _listen(host, port)
         self.host = host
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(create_app(data_dir), log_level="warning", lifespan="off")
+        config = uvicorn.Config(create_app(data_dir, partials), log_level="warning",
+                                lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run,
                                        kwargs={"sockets": [self.sock]}, name="http",
@@ -173,10 +176,13 @@ def run_demo(config: Config, options: DemoOptions, *, data_dir: Path | None,
         with RecordingStack(config, data_dir) as stack:
             say(f"model: {stack.model.name} ({stack.model.source}) at {stack.model.path}")
             port = config.api.port if options.port is None else options.port
-            server = PageServer(data_dir, config.api.host, port)
+            live: dict[str, Recorder] = {}
+            server = PageServer(data_dir, config.api.host, port, partials=lambda h: [
+                line.as_dict() for line in live[h].partial_lines.current()] if h in live
+                else [])
             server.start()
             say(f"live transcript: {server.url}")
-            summary = _record(stack, capture, seats, say)
+            summary = _record(stack, capture, seats, say, live)
         summary.update(realtime=not options.fast, model=stack.model.as_dict(),
                        data_dir=None if temporary else str(data_dir))
         if reference is not None:
@@ -199,7 +205,7 @@ def run_demo(config: Config, options: DemoOptions, *, data_dir: Path | None,
 
 
 def _record(stack: RecordingStack, capture: FileCapture, seats: list[dict],
-            say: Callable[[str], None]) -> dict:
+            say: Callable[[str], None], live: dict[str, Recorder]) -> dict:
     """Open, record and close the demo hearing; its summary without scores."""
     writer = stack.writer
     names = {s["id"]: s["name"] for s in seats}
@@ -214,6 +220,7 @@ def _record(stack: RecordingStack, capture: FileCapture, seats: list[dict],
         say(line_text(line, names))
 
     recorder = stack.recorder(hearing_id, capture, seats, on_final=on_final)
+    live[hearing_id] = recorder
     started = time.monotonic()
     writer.call(lambda s: start_hearing(s, hearing_id, actor="demo"))
     recorder.start()
@@ -232,6 +239,8 @@ def _record(stack: RecordingStack, capture: FileCapture, seats: list[dict],
         "wall_seconds": round(time.monotonic() - started, 3),
         "segments": len(writer.call(lambda s: s.segments(hearing_id))),
         "utterances": recorder.utterances,
+        "partial_lines": recorder.partials,
+        "recognizer": stack.recognizer.metrics().as_dict(),
         "final_lines": [{k: ln[k] for k in ("seat", "t0", "t1", "text")} for ln in lines],
         "cer": None,
         "seats": [{**s, "lines": sum(1 for ln in lines if ln["seat"] == s["id"])}

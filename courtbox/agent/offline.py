@@ -1,9 +1,10 @@
 """``courtbox transcribe FILE``: a recorded file through the live code path, offline.
 
-The file is read block by block, cut into per-seat utterances by the same ``Segmenter``
-the live pipeline uses, and each utterance is recognised by the same ``WhisperEngine``
-(in this process: there is no recording here to protect). Output writers for JSON, TXT
-and SRT live here too; the demo and later exports reuse them.
+The file is read block by block, cut into per-seat utterances by the same ``SpeechFront``
+(seat activity and Silero VAD) the live pipeline uses, without partials, and each utterance
+is recognised by the same ``WhisperEngine`` (in this process: there is no recording here to
+protect). Output writers for JSON, TXT and SRT live here too; the demo and later exports
+reuse them.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from pathlib import Path
 
 import soundfile as sf
 
+from courtbox.agent.speech import SpeechFront
 from courtbox.audio.capture import require_channels
-from courtbox.audio.seats import Segmenter
 from courtbox.audio.types import Block
 from courtbox.errors import AudioError
 from courtbox.transcribe.engine import EngineOptions, WhisperEngine
+from courtbox.transcribe.stream import StreamOptions
 
 FORMATS = ("json", "txt", "srt")
 
@@ -83,13 +85,14 @@ def transcribe_file(path: Path, seats: list[dict], options: EngineOptions, *,
         raise AudioError(f"cannot open audio file {path}: {e}") from e
     require_channels(path, info.channels, seats)
     engine = engine or WhisperEngine(options)
-    segmenter = Segmenter([(s["channel"], s["id"]) for s in seats], channels=info.channels,
-                          sample_rate=info.samplerate)
+    front = SpeechFront([(s["channel"], s["id"]) for s in seats], channels=info.channels,
+                        sample_rate=info.samplerate,
+                        stream_options=StreamOptions(partials=False))
     result = FileTranscript(file=str(path), duration_s=info.frames / info.samplerate,
                             seats=seats)
 
-    def recognise(utterances) -> None:
-        for u in utterances:
+    def recognise(requests) -> None:
+        for _, u in requests:
             rec = engine.recognize(u.audio, u.t0)
             if rec.text:
                 result.lines.append({"seat": u.seat, "t0": round(u.t0, 3),
@@ -101,11 +104,11 @@ def transcribe_file(path: Path, seats: list[dict], options: EngineOptions, *,
     block_frames = info.samplerate // 10
     with sf.SoundFile(str(path)) as f:
         for data in f.blocks(blocksize=block_frames, dtype="int16", always_2d=True):
-            recognise(segmenter.feed(Block(position, data)))
+            recognise(front.feed(Block(position, data)))
             position += len(data)
             if progress:
                 progress(len(data) / info.samplerate)
-    recognise(segmenter.flush())
+    recognise(front.flush())
     result.lines.sort(key=lambda line: (line["t0"], line["seat"]))
     return result
 

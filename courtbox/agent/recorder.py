@@ -2,13 +2,16 @@
 
     capture ─┬─> archive (own thread: FLAC segments, fsync, hash chain) ─> store writer
              └─> analysis thread: level meters and alarms ─> on_levels, audit log
-                                  segmenter (16 kHz, seat activity, utterances)
-                                    ─> recogniser process ─> store writer
+                                  segmenter (16 kHz, seat activity, Silero VAD,
+                                  utterances) ─> recogniser process ─> store writer
 
 Capture hands each block to two unbounded queues and returns; the archive depends on
-nothing after it. Utterances go to the recogniser process; its results and the archived
-segments reach SQLite through the single store writer, and a final line is announced to
-``on_final`` only once it is durable. Without a recogniser only the archive runs.
+nothing after it. Each finished utterance goes to the recogniser process as a *final*; while
+a seat speaks, its utterance so far goes as a *partial* about once a second
+(``stream.PartialPolicy``), and the recogniser drops partials first when it falls behind.
+Finals and archived segments reach SQLite through the single store writer, and a final line
+is announced to ``on_final`` only once it is durable; partial lines go to ``on_partial``
+and are never stored (the final replaces them). Without a recogniser only the archive runs.
 ``hotwords`` are the hearing's own names and terms, added to the configured vocabulary for
 this hearing only.
 """
@@ -21,13 +24,16 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from courtbox.agent.speech import SpeechFront
 from courtbox.agent.writer import StoreWriter
 from courtbox.audio.archive import ArchiveWriter
 from courtbox.audio.capture import Capture, Fanout
 from courtbox.audio.levels import Alarm, LevelMeter, LevelReport, MeterOptions
-from courtbox.audio.seats import Segmenter, SegmenterOptions
+from courtbox.audio.seats import SegmenterOptions
 from courtbox.audio.types import SPEECH_RATE, Block, CaptureEvent, SegmentWritten, Utterance
 from courtbox.transcribe.engine import Recognition
+from courtbox.transcribe.stream import PartialLine, PartialLines, StreamOptions
+from courtbox.transcribe.vad import VadOptions
 from courtbox.transcribe.worker import RecognizerProcess
 
 logger = logging.getLogger(__name__)
@@ -35,6 +41,9 @@ logger = logging.getLogger(__name__)
 _END = object()
 
 FinalCallback = Callable[[dict], None]
+PartialCallback = Callable[[PartialLine], None]
+
+LAG_WARN_S = 10.0  # recognition this far behind is logged and audited (and its recovery)
 
 
 class Recorder:
@@ -42,8 +51,11 @@ class Recorder:
                  seats: list[dict], capture: Capture, recognizer: RecognizerProcess | None,
                  segment_seconds: int = 60, hotwords: tuple[str, ...] = (), part: int = 1,
                  on_final: FinalCallback | None = None,
+                 on_partial: PartialCallback | None = None,
                  on_levels: Callable[[LevelReport], None] | None = None,
                  segmenter_options: SegmenterOptions | None = None,
+                 vad_options: VadOptions | None = None,
+                 stream_options: StreamOptions | None = None,
                  meter_options: MeterOptions | None = None, reserve_bytes: int = 0,
                  warn_hours: float = 0.0, timeline_start: int = 0) -> None:
         self.hearing_id = hearing_id
@@ -53,6 +65,7 @@ class Recorder:
         self.recognizer = recognizer
         self.hotwords = hotwords
         self.on_final = on_final
+        self.on_partial = on_partial
         self.on_levels = on_levels
         self.timeline_start = timeline_start  # capture-rate sample where this part begins
         self.seat_of_channel = {s["channel"]: s["id"] for s in seats}
@@ -66,11 +79,15 @@ class Recorder:
             channels=capture.channels, segment_seconds=segment_seconds, prev_sha256=prev,
             on_segment=self._segment_written, on_event=self._capture_event,
             reserve_bytes=reserve_bytes, warn_hours=warn_hours)
-        self.segmenter = Segmenter([(s["channel"], s["id"]) for s in seats],
-                                   channels=capture.channels,
-                                   sample_rate=capture.sample_rate,
-                                   options=segmenter_options,
-                                   start=timeline_start * SPEECH_RATE // capture.sample_rate)
+        self.speech = SpeechFront(
+            [(s["channel"], s["id"]) for s in seats], channels=capture.channels,
+            sample_rate=capture.sample_rate, segmenter_options=segmenter_options,
+            vad_options=vad_options, stream_options=stream_options,
+            start=timeline_start * SPEECH_RATE // capture.sample_rate
+        ) if recognizer is not None else None
+        self.partial_lines = PartialLines()
+        self.partials = 0
+        self._lagging = False
         self.meter = LevelMeter(capture.channels, capture.sample_rate, meter_options,
                                 start=timeline_start)
         self._analysis: queue.SimpleQueue = queue.SimpleQueue()
@@ -117,16 +134,15 @@ class Recorder:
     # -- analysis side --------------------------------------------------------------------
 
     def _analysis_loop(self) -> None:
-        speech = self.recognizer is not None
+        speech = self.speech
         while (block := self._analysis.get()) is not _END:
             for report in self.meter.feed(block):
                 self._levels(report)
-            if speech:
-                for utterance in self.segmenter.feed(block):
-                    self._submit(utterance)
-        if speech:
-            for utterance in self.segmenter.flush():
-                self._submit(utterance)
+            if speech is not None:
+                self._submit(speech.feed(block))
+                self._watch_lag()
+        if speech is not None:
+            self._submit(speech.flush())
 
     def _levels(self, report: LevelReport) -> None:
         for alarm in report.alarms:
@@ -142,12 +158,45 @@ class Recorder:
             except Exception:  # noqa: BLE001 - a display bug must not stop recording
                 logger.exception("level handler failed")
 
-    def _submit(self, utterance: Utterance) -> None:
-        self.utterances += 1
-        self.recognizer.submit(utterance, self._recognized, self.hotwords)
+    def _submit(self, requests) -> None:
+        for kind, utterance in requests:
+            if kind == "final":
+                self.utterances += 1
+                self.recognizer.submit(utterance, self._recognized, self.hotwords)
+            else:
+                self.recognizer.submit(utterance, self._partial, self.hotwords,
+                                       kind="partial")
+
+    def _partial(self, utterance: Utterance, result: Recognition | None,
+                 error: str | None) -> None:
+        if result is None or not result.text:
+            return
+        line = self.partial_lines.update(utterance.id, utterance.seat, utterance.t0,
+                                         result.text)
+        if line is None:
+            return
+        self.speech.policy.shown(utterance.id)
+        self.partials += 1
+        if self.on_partial is not None:
+            try:
+                self.on_partial(line)
+            except Exception:  # noqa: BLE001 - a display bug must not stop recording
+                logger.exception("partial-line handler failed")
+
+    def _watch_lag(self) -> None:
+        """Log and audit when recognition falls ``LAG_WARN_S`` behind, and when it has
+        caught up again."""
+        lag = self.recognizer.metrics().lag_s
+        if lag > LAG_WARN_S and not self._lagging or lag == 0 and self._lagging:
+            self._lagging = not self._lagging
+            action = "asr.lagging" if self._lagging else "asr.caught_up"
+            log = logger.warning if self._lagging else logger.info
+            log("hearing %s: %s (%.1f s behind)", self.hearing_id, action, lag)
+            self.writer.submit(lambda s: s.audit("asr", action, self.hearing_id, lag_s=lag))
 
     def _recognized(self, utterance: Utterance, result: Recognition | None,
                     error: str | None) -> None:
+        self.partial_lines.final(utterance.id, utterance.seat)
         if result is None:
             self.failed += 1
             self.writer.submit(lambda s: s.audit(
@@ -162,14 +211,16 @@ class Recorder:
                 "text": result.text, "words": result.words_as_dicts(),
                 "avg_logprob": result.avg_logprob}
         future = self.writer.submit(lambda s: s.add_final(**line))
-        future.add_done_callback(lambda f: self._announce(f, line))
+        future.add_done_callback(lambda f: self._announce(f, line, utterance))
 
-    def _announce(self, future, line: dict) -> None:
+    def _announce(self, future, line: dict, utterance: Utterance) -> None:
         if future.exception() is not None:
             return  # the writer has logged it
         self.finals += 1
         if self.on_final is not None:
             try:
-                self.on_final({**line, "id": future.result()})
+                self.on_final({**line, "id": future.result(),
+                               "speech_t0": utterance.speech_t0,
+                               "speech_t1": utterance.speech_t1})
             except Exception:  # noqa: BLE001 - a display bug must not stop recording
                 logger.exception("final-line handler failed")

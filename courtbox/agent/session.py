@@ -24,7 +24,7 @@ from courtbox.agent.hearing import (
     resume_hearing,
     start_hearing,
 )
-from courtbox.agent.recorder import FinalCallback, Recorder
+from courtbox.agent.recorder import FinalCallback, PartialCallback, Recorder
 from courtbox.agent.stack import RecordingStack
 from courtbox.audio.capture import Capture
 from courtbox.errors import CourtboxError
@@ -37,7 +37,8 @@ CaptureFactory = Callable[[], Capture]
 class HearingSession:
     def __init__(self, stack: RecordingStack, hearing_id: str, seats: list[dict],
                  open_capture: CaptureFactory, *, actor: str,
-                 on_final: FinalCallback | None = None, stall_s: float = 2.0,
+                 on_final: FinalCallback | None = None,
+                 on_partial: PartialCallback | None = None, stall_s: float = 2.0,
                  retry_max_s: float = 30.0) -> None:
         self.stack = stack
         self.hearing_id = hearing_id
@@ -45,6 +46,7 @@ class HearingSession:
         self.open_capture = open_capture
         self.actor = actor
         self.on_final = on_final
+        self.on_partial = on_partial
         self.stall_s = stall_s
         self.retry_max_s = retry_max_s
         self.recorder: Recorder | None = None
@@ -98,7 +100,8 @@ class HearingSession:
                 part = max(part, self.parts[-1].part + 1)
             start = self.timeline_now() if self.parts else 0
             self.recorder = self.stack.recorder(self.hearing_id, capture, self.seats,
-                                                on_final=self.on_final, part=part,
+                                                on_final=self.on_final,
+                                                on_partial=self.on_partial, part=part,
                                                 timeline_start=start)
             self.recorder.start()
             self.parts.append(self.recorder)

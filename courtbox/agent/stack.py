@@ -12,16 +12,19 @@ import logging
 from pathlib import Path
 
 from courtbox.agent.config import Config
-from courtbox.agent.recorder import FinalCallback, Recorder
+from courtbox.agent.recorder import FinalCallback, PartialCallback, Recorder
 from courtbox.agent.recovery import recover_archive
 from courtbox.agent.store import Store
 from courtbox.agent.writer import StoreWriter
 from courtbox.audio.capture import Capture
 from courtbox.audio.levels import MeterOptions
 from courtbox.audio.recovery import FoundSegment
+from courtbox.audio.seats import SegmenterOptions
 from courtbox.hardware.disk import DiskStatus, disk_status
 from courtbox.transcribe.engine import EngineOptions
 from courtbox.transcribe.model import ModelInfo, model_info
+from courtbox.transcribe.stream import StreamOptions
+from courtbox.transcribe.vad import VadOptions
 from courtbox.transcribe.worker import RecognizerProcess
 
 logger = logging.getLogger(__name__)
@@ -82,14 +85,29 @@ class RecordingStack:
         return status
 
     def recorder(self, hearing_id: str, capture: Capture, seats: list[dict], *,
-                 on_final: FinalCallback | None = None, part: int = 1,
+                 on_final: FinalCallback | None = None,
+                 on_partial: PartialCallback | None = None, part: int = 1,
                  timeline_start: int = 0) -> Recorder:
         self.disk(capture.channels, capture.sample_rate, hearing_id)
+        segmenter, vad, stream = speech_options(self.config)
         return Recorder(data_dir=self.data_dir, writer=self.writer, hearing_id=hearing_id,
                         seats=seats, capture=capture, recognizer=self.recognizer,
                         segment_seconds=self.config.audio.segment_seconds, part=part,
-                        on_final=on_final, meter_options=MeterOptions(
+                        on_final=on_final, on_partial=on_partial,
+                        segmenter_options=segmenter, vad_options=vad, stream_options=stream,
+                        meter_options=MeterOptions(
                             dead_after_s=self.config.audio.dead_mic_minutes * 60),
                         reserve_bytes=self.config.storage.reserve_mb << 20,
                         warn_hours=self.config.storage.warn_hours,
                         timeline_start=timeline_start)
+
+
+def speech_options(config: Config) -> tuple[SegmenterOptions, VadOptions, StreamOptions]:
+    """The utterance cutting, VAD and partial-line settings of ``config``."""
+    v, m = config.vad, config.model
+    return (SegmenterOptions(hangover_ms=v.hangover_ms, pre_roll_ms=v.padding_ms,
+                             min_speech_ms=v.min_speech_ms,
+                             soft_max_s=min(12.0, v.max_utterance_s),
+                             max_utterance_s=v.max_utterance_s),
+            VadOptions(threshold=v.threshold, neg_threshold=v.neg_threshold),
+            StreamOptions(interval_s=m.partial_interval_s, partials=m.partials))
