@@ -257,6 +257,47 @@ def _default_seats(config: Config, channels: int) -> list[dict]:
             for c in range(channels)]
 
 
+# -- bench -----------------------------------------------------------------------------
+
+@cli.command("bench")
+@config_options(data=False)
+@click.option("--manifest", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TSV of path<TAB>reference[<TAB>language] lines (paths relative to it).")
+@click.option("--realtime", is_flag=True, help="Play every file at wall-clock pace through "
+              "the real recorder and recogniser process (default: a simulated clock).")
+@click.option("--no-offline", "no_offline", is_flag=True, help="Skip the offline baseline.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, with every "
+              "file's final text and latencies.")
+def bench_cmd(config: Config, manifest: Path, realtime: bool, no_offline: bool,
+              as_json: bool) -> None:
+    """Measure live transcription: accuracy, latency, real-time factor and memory.
+
+    Streams every file of the manifest through the live pipeline (one seat per channel)
+    and reports the CER (WER for English) of the final lines, the offline CER of the same
+    model on the same files, first-partial and final latency (p50/p95), the real-time
+    factor and peak RSS.
+
+    
+    Examples:
+        courtbox bench --manifest bench/aishell-dev.tsv
+        courtbox bench --manifest bench/sample-hearing.tsv --realtime --json
+    """
+    from tqdm import tqdm
+
+    from courtbox.agent.bench import format_report, read_manifest, run_bench
+
+    entries = read_manifest(manifest, config.model.language
+                            if config.model.language != "auto" else "zh")
+    with tqdm(total=len(entries), unit="file", file=sys.stderr, disable=None) as bar:
+        report = run_bench(config, entries, realtime=realtime, offline=not no_offline,
+                           progress=lambda _: bar.update())
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_report(report.summary()))
+
+
 # -- devices and recording -------------------------------------------------------------
 
 @cli.command("devices")

@@ -1,0 +1,89 @@
+"""``courtbox bench`` as an engineer runs it: the real CLI, the real model, real speech and
+the bench's no-speech recordings; and the streaming pipeline on a long monologue."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from courtbox.agent.bench import ManifestEntry, SimulatedRun
+from courtbox.agent.config import Config
+from courtbox.transcribe.engine import EngineOptions, WhisperEngine
+from courtbox.transcribe.metrics import char_errors
+from courtbox.transcribe.normalize import scoring_form
+from tests.conftest import courtbox_cmd
+
+ROOT = Path(__file__).resolve().parents[1]
+AISHELL = ROOT.parent / "shared" / "speech" / "aishell-dev"
+
+
+def _aishell(n: int) -> list[tuple[Path, str]]:
+    rows = (AISHELL / "transcripts.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    return [(AISHELL / r.split("\t")[0], r.split("\t")[2]) for r in rows[:n]]
+
+
+def test_bench_reports_accuracy_latency_and_cost_and_no_text_without_speech(
+        tmp_path: Path, model_dir: Path, aishell_wavs: dict[Path, str]) -> None:
+    manifest = tmp_path / "m.tsv"
+    lines = ["# two utterances, then the no-speech recordings"]
+    lines += [f"{p}\t{text}" for p, text in aishell_wavs.items()]
+    lines += [f"{ROOT / 'bench' / 'audio' / name}\t"
+              for name in ("silence-60s.flac", "room-noise-60s.flac", "coughs-60s.flac")]
+    manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = subprocess.run([*courtbox_cmd(), "bench", "--manifest", str(manifest), "--json"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["files"] == 5 and report["clock"] == "simulated"
+    assert report["final"]["rate"] <= 0.25 and report["offline"]["reference_length"] == 26
+    assert report["utterances"] == 2 and report["with_partial"] == 2
+    for key in ("first_partial_latency_s", "final_latency_s"):
+        assert 0 < report[key]["p50"] <= report[key]["p95"] <= report[key]["max"] < 10
+    assert 0 < report["rtf"] < 1 and report["peak_rss_mb"] > 100
+    speech, no_speech = report["per_file"][:2], report["per_file"][2:]
+    for f in speech:
+        assert f["final_text"] and len(f["utterances"]) == 1
+        u = f["utterances"][0]
+        assert u["partials"] >= 1 and u["final_latency_s"] > 0
+    for f in no_speech:
+        assert f["final_text"] == "" and f["utterances"] == [] and f["errors"] == 0, f
+
+
+def test_bench_manifest_mistakes_name_file_and_line(tmp_path: Path) -> None:
+    manifest = tmp_path / "bad.tsv"
+    manifest.write_text("# ok\nmissing.flac\tsome text\nno-tab-here\n", encoding="utf-8")
+    result = subprocess.run([*courtbox_cmd(), "bench", "--manifest", str(manifest)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    errors = result.stderr.strip().splitlines()
+    assert errors[0].startswith("courtbox: error: ") and f"{manifest}:2: no such audio" in \
+        errors[0]
+    assert f"{manifest}:3: expected path<TAB>reference" in errors[1]
+
+
+def test_a_long_monologue_is_cut_at_pauses_without_losing_or_repeating_words(
+        tmp_path: Path, model_dir: Path) -> None:
+    """Eight utterances read with 0.2-s pauses (shorter than the hangover): 30 s of speech
+    that must be cut. The pieces follow each other without overlap, none is longer than the
+    maximum, and together they say what was read, once."""
+    clips = _aishell(8)
+    pause = np.zeros(3200, dtype=np.float32)
+    audio = np.concatenate([np.concatenate([sf.read(str(p), dtype="float32")[0], pause])
+                            for p, _ in clips])
+    path = tmp_path / "monologue.flac"
+    sf.write(str(path), audio, 16000)
+    reference = "".join(text for _, text in clips)
+    engine = WhisperEngine(EngineOptions(model_dir=str(model_dir), cpu_threads=2))
+    result = SimulatedRun(ManifestEntry(path, reference), engine, Config()).run()
+    lines = sorted(result.lines, key=lambda x: x["t0"])
+    assert len(lines) >= 3
+    assert all(b["t0"] >= a["t1"] - 1e-6 for a, b in zip(lines, lines[1:], strict=False))
+    assert max(ln["t1"] - ln["t0"] for ln in lines) <= 20.0
+    # Nothing lost, nothing said twice: as many characters as were read, and close to them.
+    assert abs(len(scoring_form(result.text)) - len(scoring_form(reference))) <= 0.1 * len(
+        scoring_form(reference)), result.text
+    assert char_errors(reference, result.text).rate <= 0.3, result.text
