@@ -14,6 +14,7 @@ from courtbox.transcribe.engine import (
     EngineOptions,
     Recognition,
     WhisperEngine,
+    compression_ratio,
     drop_loops,
     is_hallucination,
 )
@@ -67,6 +68,13 @@ def test_decoder_loops_and_subtitle_credits_are_not_text() -> None:
     class Segment:
         text, no_speech_prob, avg_logprob, words = "字幕由Amara.org社区提供", 0.1, -0.2, []
 
+    assert is_hallucination(Segment())
+    Segment.text = "被告转发了原告的文章并订阅了该栏目"  # a defamation case, not a credit
+    assert not is_hallucination(Segment())
+    Segment.text = ("根据《中华人民共和国民法典》第一千一百六十五条的规定，行为人因过错侵害"
+                    "他人民事权益造成损害的，应当承担侵权责任。")
+    assert not is_hallucination(Segment()) and compression_ratio(Segment.text) < 1.5
+    Segment.text = "这些人都认为，这些人都不认为，" * 5  # a loop drop_loops cannot mend
     assert is_hallucination(Segment())
 
 

@@ -84,3 +84,12 @@ def test_pause_reasons_are_checked(store: Store, tmp_path: Path) -> None:
         pause_hearing(store, hid, actor="c", reason="other", text=" ")
     assert store.hearing(hid)["state"] == "recording"
     assert next_part(store, hid) == 1
+
+
+def test_the_hearings_own_names_and_case_number_become_hotwords() -> None:
+    from courtbox.agent.hearing import hearing_hotwords
+
+    hearing = {"case_number": "(2026)京0105民初123号", "clerk": "王芳",
+               "panel": '["张三", "李四"]', "parties": '["北京某某科技有限公司", "张三", " "]'}
+    assert hearing_hotwords(hearing) == ("(2026)京0105民初123号", "王芳", "张三", "李四",
+                                         "北京某某科技有限公司")

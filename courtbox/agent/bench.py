@@ -245,8 +245,7 @@ class SimulatedRun:
 
     def _work_until(self, until: float) -> None:
         """Let the recogniser take jobs that it would start before ``until``."""
-        while self.queue:
-            job = self.queue.jobs()[0]
+        while (job := self.queue.peek()) is not None:
             start = max(self.free_at, job.submitted_at)
             if start >= until:
                 return
@@ -300,7 +299,7 @@ def realtime_run(entry: ManifestEntry, config: Config) -> FileResult:
             s, config, HearingInfo(case_number="bench"), actor="bench",
             sample_rate=capture.sample_rate, seats=seats))
         recorder = stack.recorder(hearing_id, capture, seats, on_final=on_final,
-                                  on_partial=on_partial)
+                                  on_partial=on_partial, hotwords=())
         stack.writer.call(lambda s: start_hearing(s, hearing_id, actor="bench"))
         started = time.monotonic()
         recorder.start()
@@ -311,7 +310,7 @@ def realtime_run(entry: ManifestEntry, config: Config) -> FileResult:
         recorder.stop()
         stack.writer.call(lambda s: close_hearing(s, hearing_id, actor="bench"))
         result.busy_s = stack.recognizer.metrics().busy_s
-        result.worker_rss_mb = peak_rss_mb(stack.recognizer.pid) - peak_rss_mb()
+        result.worker_rss_mb = child_peak_rss_mb(stack.recognizer.pid)
     return result
 
 
@@ -371,17 +370,20 @@ def _percentiles(values: list[float]) -> dict | None:
             "max": round(float(max(values)), 3), "n": len(values)}
 
 
-def peak_rss_mb(*pids: int | None) -> float:
-    """Peak resident memory of this process plus the given children (from /proc)."""
-    total = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) / 1024
-        except (OSError, ValueError):
-            pass
-    return total
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_peak_rss_mb(pid: int | None) -> float:
+    """Peak resident memory of a running child process (VmHWM in /proc), 0 if unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
 
 
 def run_bench(config: Config, entries: list[ManifestEntry], *, realtime: bool,

@@ -12,6 +12,7 @@ hearing must be recordable even when the time server is unreachable.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -49,6 +50,16 @@ def open_hearing(store: Store, config: Config, info: HearingInfo, *, actor: str,
         seats=seats)
     store.audit(actor, "hearing.open", hearing_id, case_number=info.case_number)
     return hearing_id
+
+
+def hearing_hotwords(hearing: dict) -> tuple[str, ...]:
+    """The hearing's own words for the recogniser: its case number, the panel, the clerk
+    and the parties (names a general model has never heard)."""
+    words = [hearing["case_number"], hearing.get("clerk") or ""]
+    for key in ("panel", "parties"):
+        value = hearing.get(key) or "[]"
+        words += json.loads(value) if isinstance(value, str) else value
+    return tuple(dict.fromkeys(w.strip() for w in words if w and w.strip()))
 
 
 def _transition(store: Store, hearing_id: str, action: str) -> dict:

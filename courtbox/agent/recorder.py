@@ -88,6 +88,7 @@ class Recorder:
         self.partial_lines = PartialLines()
         self.partials = 0
         self._lagging = False
+        self._shown: queue.SimpleQueue = queue.SimpleQueue()  # to the analysis thread
         self.meter = LevelMeter(capture.channels, capture.sample_rate, meter_options,
                                 start=timeline_start)
         self._analysis: queue.SimpleQueue = queue.SimpleQueue()
@@ -139,6 +140,8 @@ class Recorder:
             for report in self.meter.feed(block):
                 self._levels(report)
             if speech is not None:
+                while not self._shown.empty():
+                    speech.policy.shown(self._shown.get())
                 self._submit(speech.feed(block))
                 self._watch_lag()
         if speech is not None:
@@ -175,7 +178,7 @@ class Recorder:
                                          result.text)
         if line is None:
             return
-        self.speech.policy.shown(utterance.id)
+        self._shown.put(utterance.id)  # the policy belongs to the analysis thread
         self.partials += 1
         if self.on_partial is not None:
             try:

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from courtbox.agent.config import Config
+from courtbox.agent.hearing import hearing_hotwords
 from courtbox.agent.recorder import FinalCallback, PartialCallback, Recorder
 from courtbox.agent.recovery import recover_archive
 from courtbox.agent.store import Store
@@ -87,13 +88,20 @@ class RecordingStack:
     def recorder(self, hearing_id: str, capture: Capture, seats: list[dict], *,
                  on_final: FinalCallback | None = None,
                  on_partial: PartialCallback | None = None, part: int = 1,
-                 timeline_start: int = 0) -> Recorder:
+                 timeline_start: int = 0, hotwords: tuple[str, ...] | None = None
+                 ) -> Recorder:
+        """``hotwords``: the hearing's own words for the recogniser; by default its case
+        number, panel, clerk and parties."""
         self.disk(capture.channels, capture.sample_rate, hearing_id)
         segmenter, vad, stream = speech_options(self.config)
+        if hotwords is None:
+            hearing = self.writer.call(lambda s: s.hearing(hearing_id))
+            hotwords = hearing_hotwords(hearing) if hearing else ()
         return Recorder(data_dir=self.data_dir, writer=self.writer, hearing_id=hearing_id,
                         seats=seats, capture=capture, recognizer=self.recognizer,
                         segment_seconds=self.config.audio.segment_seconds, part=part,
                         on_final=on_final, on_partial=on_partial,
+                        hotwords=hotwords,
                         segmenter_options=segmenter, vad_options=vad, stream_options=stream,
                         meter_options=MeterOptions(
                             dead_after_s=self.config.audio.dead_mic_minutes * 60),

@@ -30,6 +30,7 @@ import logging
 import math
 import re
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 PROMPT_ZH = "以下是普通话的庭审记录。"
 NO_SPEECH_PROB = 0.6
 LOW_WORD_PROB = 0.5
+MAX_COMPRESSION_RATIO = 2.4  # faster-whisper's threshold for a failed decode
 WINDOW_PAD_S = 2  # seconds of padding the encoder window keeps after the utterance
 PARTIAL_WINDOW_S = 10  # a partial's shortest window: cheaper, and shorter ones wander
 TAIL_S = 0.2  # audio kept before the first and after the last speech the VAD finds
@@ -53,9 +55,10 @@ TOKENS_PER_S = 12  # generous for Mandarin (about 5 characters a second, 1–2 t
 Mode = Literal["final", "partial"]
 
 # What Whisper, trained on subtitled video, writes over silence and noise: subtitle credits
-# and requests to subscribe. No courtroom speech contains them.
+# and requests to subscribe, as whole phrases. Single words (转发, 订阅, 字幕) are left
+# alone: a defamation case speaks of forwarding and subscribing.
 _SUBTITLE_CREDITS = re.compile(
-    r"字幕|Amara|点赞|订阅|转发|打赏|谢谢观看|感谢观看|请不吝|明镜|栏目|by\s+\w+\s*$", re.I)
+    r"字幕由|Amara\.org|请不吝点赞|点赞订阅|订阅转发|打赏支持|明镜与点点|谢谢观看|感谢观看", re.I)
 _LOOP = re.compile(r"(.)\1{5,}|(.{2,12}?)\2{3,}")
 
 
@@ -65,13 +68,21 @@ def drop_loops(text: str) -> str:
     return _LOOP.sub(lambda m: m.group(1) or m.group(2), text)
 
 
+def compression_ratio(text: str) -> float:
+    """How much a text repeats itself (Whisper's measure: above 2.4, a decoder loop)."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
 def _mean_word_probability(seg) -> float:
     return sum(w.probability for w in seg.words) / len(seg.words) if seg.words else 1.0
 
 
 def is_hallucination(seg, first: bool = True) -> bool:
-    """A segment the model itself thinks is not speech and is unsure of, or one that reads
-    like a subtitle credit, or (after the first) one whose words the model doubts.
+    """A segment the model itself thinks is not speech and is unsure of, one that reads like
+    a subtitle credit, one that repeats itself past what ``drop_loops`` mends (decoding at
+    one temperature, faster-whisper keeps such a result instead of retrying), or (after the
+    first) one whose words the model doubts.
 
     The last rule is for the tail of an utterance: with a short encoder window Whisper
     sometimes goes on past the speech into the padding and adds a line it is unsure of
@@ -84,6 +95,8 @@ def is_hallucination(seg, first: bool = True) -> bool:
     above 0.9 and words of near-zero probability and duration. Measured on the sample
     hearing: without this guard almost every line ended in 审判长 书记员."""
     if _SUBTITLE_CREDITS.search(seg.text):
+        return True
+    if compression_ratio(drop_loops(seg.text)) > MAX_COMPRESSION_RATIO:
         return True
     if not first and seg.words and _mean_word_probability(seg) < LOW_WORD_PROB:
         return True

@@ -130,13 +130,21 @@ class JobQueue:
         """Put back a final whose recognition was interrupted, ahead of the others."""
         self._finals.appendleft(job)
 
-    def pop(self) -> Job | None:
+    def peek(self) -> Job | None:
+        """The job ``pop`` would hand out next."""
         if self._finals:
-            return self._finals.popleft()
+            return self._finals[0]
         if self._partials:
-            seat = min(self._partials, key=lambda s: self._partials[s].submitted_at)
-            return self._partials.pop(seat)
+            return min(self._partials.values(), key=lambda j: j.submitted_at)
         return None
+
+    def pop(self) -> Job | None:
+        job = self.peek()
+        if job is None:
+            return None
+        if job.kind == "final":
+            return self._finals.popleft()
+        return self._partials.pop(job.utterance.seat)
 
     def oldest_final(self) -> Job | None:
         return self._finals[0] if self._finals else None
