@@ -44,3 +44,10 @@ def test_display_form_is_simplified_with_full_width_punctuation() -> None:
 def test_error_rate_ignores_punctuation_digits_and_percent_signs() -> None:
     assert char_errors("利率为百分之二十四", "利率为24%。").errors == 0
     assert char_errors("二零一五年", "2015年").errors == 0
+    assert char_errors("累计推出房源三千套", "累计推出房源3,000套").errors == 0
+    assert char_errors("六二二二三四幺零", "62223410").errors == 0  # a number to dial
+    assert char_errors("三十万元", "300000元").errors == 0  # a sum of money
+
+
+def test_thousands_separators_are_dropped_from_the_record() -> None:
+    assert normalize_zh("累计推出房源3,000套，共计1,250,000元") == "累计推出房源3000套，共计1250000元"

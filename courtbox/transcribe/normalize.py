@@ -40,6 +40,7 @@ _CN_MONEY = re.compile(r"(?<![" + _CN + r"])([" + _CN + r"]+(?:点[零〇一二�
 _CN_PERCENT = re.compile(r"百分之([" + _CN + r"]+(?:点[零〇一二三四五六七八九]+)?)")
 _ARTICLE = re.compile(r"第(\d+)([条款项])")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)%")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
 @lru_cache(maxsize=1)
@@ -58,7 +59,7 @@ def normalize_zh(text: str) -> str:
     text = _ASCII_PUNCT_NEAR_CJK.sub(lambda m: _FULLWIDTH[m.group(1) or m.group(2)], text)
     text = _PERIOD_AFTER_CJK.sub("。", text)
     text = _SPACE_BETWEEN_CJK.sub("", text)
-    return court_numbers(text)
+    return court_numbers(_THOUSANDS.sub("", text))
 
 
 def _below_10000(n: int) -> str:
@@ -95,11 +96,12 @@ def integer_to_chinese(n: int) -> str:
 
 
 def number_to_chinese(token: str, following: str = "") -> str:
-    """A digit string as it is read: years and long codes digit by digit, else cardinal."""
+    """A digit string as it is read: years, codes and numbers of seven digits or more
+    (telephone, ID) digit by digit, else cardinal."""
     if "." in token:
         whole, frac = token.split(".", 1)
         return integer_to_chinese(int(whole)) + "点" + "".join(DIGITS[int(d)] for d in frac)
-    if (len(token) == 4 and following.startswith("年")) or len(token) > 9 or (
+    if (len(token) == 4 and following.startswith("年")) or len(token) > 6 or (
             len(token) > 1 and token.startswith("0")):
         return "".join(DIGITS[int(d)] for d in token)
     return integer_to_chinese(int(token))
@@ -164,7 +166,9 @@ def digits_to_chinese(text: str) -> str:
 def scoring_form(text: str) -> str:
     """The form error rates compare: simplified, digits read out, lower case, and no
     punctuation, symbols or spaces."""
+    # 〇 and 幺 are how 零 and 一 are written and read in numbers and codes.
     text = to_simplified(unicodedata.normalize("NFKC", text)).replace("〇", "零")
+    text = _THOUSANDS.sub("", text).replace("幺", "一")
     text = _PERCENT.sub(lambda m: "百分之" + m.group(1), text)
     text = digits_to_chinese(text).lower()
     return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")

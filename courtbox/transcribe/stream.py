@@ -33,7 +33,7 @@ class StreamOptions:
     first_partial_s: float = 0.3  # speech heard before the first partial is asked for
     interval_s: float = 1.0  # between partial refreshes of one utterance
     retry_s: float = 0.4  # between requests while no partial has shown any text yet
-    quiet_ms: int = 250  # trailing silence after which no partial is asked for
+    quiet_ms: int = 150  # trailing silence after which no partial is asked for
     partials: bool = True
 
 
