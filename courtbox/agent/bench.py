@@ -427,7 +427,11 @@ def offline_transcribe(engine: WhisperEngine, entry: ManifestEntry) -> str:
 
 def format_report(summary: dict) -> str:
     def pct(r: dict | None) -> str:
-        return "—" if r is None else f"{r['rate']:.2%} ({r['errors']}/{r['reference_length']})"
+        if r is None:
+            return "—"
+        if not r["reference_length"]:
+            return f"{r['errors']} character(s) recognised where nobody spoke"
+        return f"{r['rate']:.2%} ({r['errors']}/{r['reference_length']})"
 
     def lat(p: dict | None) -> str:
         return "—" if p is None else f"p50 {p['p50']:.2f} s, p95 {p['p95']:.2f} s " \
