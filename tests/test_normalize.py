@@ -50,4 +50,5 @@ def test_error_rate_ignores_punctuation_digits_and_percent_signs() -> None:
 
 
 def test_thousands_separators_are_dropped_from_the_record() -> None:
-    assert normalize_zh("累计推出房源3,000套，共计1,250,000元") == "累计推出房源3000套，共计1250000元"
+    assert normalize_zh("累计推出房源3,000套，共计1,250,000元") == (
+        "累计推出房源3000套，共计1250000元")

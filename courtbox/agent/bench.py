@@ -41,8 +41,9 @@ import soxr
 from courtbox.agent.config import Config
 from courtbox.agent.speech import SpeechFront
 from courtbox.agent.stack import speech_options
+from courtbox.audio.capture import audio_file_info
 from courtbox.audio.types import SPEECH_RATE, Block, Utterance
-from courtbox.errors import AudioError, ConfigError
+from courtbox.errors import ConfigError
 from courtbox.transcribe.engine import Recognition, WhisperEngine
 from courtbox.transcribe.metrics import ErrorCount, errors_for
 from courtbox.transcribe.stream import Job, JobQueue, PartialLines
@@ -186,13 +187,6 @@ def _blocks(path: Path) -> Iterator[Block]:
             position += len(data)
 
 
-def _info(path: Path) -> sf._SoundFileInfo:
-    try:
-        return sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as e:
-        raise AudioError(f"cannot open audio file {path}: {e}") from e
-
-
 def mono_16k(path: Path) -> np.ndarray:
     """The whole file mixed down to mono at 16 kHz (for the offline baseline)."""
     audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
@@ -204,7 +198,7 @@ class SimulatedRun:
     """One file through ``SpeechFront`` and a single recogniser on a simulated clock."""
 
     def __init__(self, entry: ManifestEntry, engine: WhisperEngine, config: Config) -> None:
-        info = _info(entry.path)
+        info = audio_file_info(entry.path)
         self.entry = entry
         self.engine = engine
         self.rate = info.samplerate
@@ -272,7 +266,7 @@ def realtime_run(entry: ManifestEntry, config: Config) -> FileResult:
     from courtbox.agent.stack import RecordingStack
     from courtbox.audio.capture import FileCapture
 
-    info = _info(entry.path)
+    info = audio_file_info(entry.path)
     result = FileResult(entry, info.frames / info.samplerate, info.channels)
     seats = [{"channel": c, "id": f"ch{c}", "role": "other", "name": f"ch{c}"}
              for c in range(info.channels)]

@@ -17,9 +17,8 @@ from pathlib import Path
 import soundfile as sf
 
 from courtbox.agent.speech import SpeechFront
-from courtbox.audio.capture import require_channels
+from courtbox.audio.capture import audio_file_info, require_channels
 from courtbox.audio.types import Block
-from courtbox.errors import AudioError
 from courtbox.transcribe.engine import EngineOptions, WhisperEngine
 from courtbox.transcribe.stream import StreamOptions
 
@@ -79,10 +78,7 @@ def transcribe_file(path: Path, seats: list[dict], options: EngineOptions, *,
                     progress: Callable[[float], None] | None = None,
                     engine: WhisperEngine | None = None) -> FileTranscript:
     """Recognise every seat of ``path``; ``progress`` gets seconds of audio consumed."""
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as e:
-        raise AudioError(f"cannot open audio file {path}: {e}") from e
+    info = audio_file_info(path)
     require_channels(path, info.channels, seats)
     engine = engine or WhisperEngine(options)
     front = SpeechFront([(s["channel"], s["id"]) for s in seats], channels=info.channels,

@@ -69,16 +69,21 @@ class Fanout:
             q.put(block)
 
 
+def audio_file_info(path: Path | str):
+    """``soundfile.info`` of a recording, or an ``AudioError`` naming the file."""
+    try:
+        return sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as e:
+        raise AudioError(f"cannot open audio file {path}: {e}") from e
+
+
 class FileCapture:
     """Plays a sound file as if it came from a multichannel microphone."""
 
     def __init__(self, path: Path | str, *, block_ms: int = 100, realtime: bool = True,
                  channels: int | None = None) -> None:
         self.path = Path(path)
-        try:
-            info = sf.info(str(self.path))
-        except (sf.LibsndfileError, RuntimeError, OSError) as e:
-            raise AudioError(f"cannot open audio file {self.path}: {e}") from e
+        info = audio_file_info(self.path)
         self.sample_rate = int(info.samplerate)
         self.file_channels = int(info.channels)
         self.channels = channels or self.file_channels
