@@ -35,3 +35,20 @@ class AudioError(CourtboxError):
 
 class HearingError(CourtboxError):
     """A hearing operation is not allowed in the hearing's current state."""
+
+
+class AuthError(CourtboxError):
+    """An account cannot be created or used as asked (bad name, role or password)."""
+
+
+class TranscriptError(CourtboxError):
+    """The record refuses a correction or a sign-off; ``status`` is the HTTP status that
+    says why (409 conflict or frozen, 404 no such line, 403 not a signing role)."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ExportError(CourtboxError):
+    """A hearing cannot be exported in the asked format."""

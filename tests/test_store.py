@@ -105,16 +105,17 @@ def test_reopening_does_not_migrate_again(db_path: Path) -> None:
 
 
 def test_migrating_an_existing_db_backs_it_up_first(store: Store, db_path: Path) -> None:
-    """A pending migration first copies the db to <db>.bak-v1, then reaches version 2."""
+    """A pending migration first copies the db to <db>.bak-vN, then reaches version N+1."""
     hearing_id = new_hearing(store)
-    assert store.migrate([*MIGRATIONS, add_note_column]) == 2
-    assert store.schema_version == 2
+    n = len(MIGRATIONS)
+    assert store.migrate([*MIGRATIONS, add_note_column]) == n + 1
+    assert store.schema_version == n + 1
     assert "note" in store.db["hearings"].columns_dict
-    assert backups(db_path) == [db_path.with_name(f"{DB_NAME}.bak-v1")]
+    assert backups(db_path) == [db_path.with_name(f"{DB_NAME}.bak-v{n}")]
     backup = sqlite3.connect(backups(db_path)[0])
     try:
         assert backup.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert backup.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert backup.execute("PRAGMA user_version").fetchone()[0] == n
         assert backup.execute("SELECT id FROM hearings").fetchall() == [(hearing_id,)]
         columns = [r[1] for r in backup.execute("PRAGMA table_info(hearings)")]
         assert "note" not in columns

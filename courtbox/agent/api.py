@@ -1,91 +1,510 @@
-"""The HTTP API (FastAPI): hearings and their live transcript, read from the store.
+"""The HTTP and WebSocket API (FastAPI) and the pages served with it.
 
-This first cut is read-only and serves the plain live-transcript page at ``/``; the clerk
-console, the judge view, users and writes come with the agent-service issue. Reads use their
-own connection to the database (WAL lets them run beside the writer thread), serialised by
-a lock because FastAPI runs plain ``def`` endpoints in a thread pool. Partial lines are not
-in the database (the final replaces them): ``partials`` is how the process that records
-hands them over, one call per request.
+Everything under ``/api/v1`` needs a session: log in with ``POST /api/v1/session``, then
+send the cookie it sets (the pages do) or ``Authorization: Bearer TOKEN``. Each endpoint
+names the permission it needs (``courtbox.agent.users.PERMISSIONS``): no session is 401,
+the wrong role 403, a malformed body 422 with the reason, a request the hearing's state
+refuses 409, each with a JSON ``detail``.
+
+Reads use the app's own connection to the database (WAL lets them run beside the writer),
+serialised by a lock because FastAPI runs plain ``def`` endpoints in a thread pool. Writes
+go through the store's single writer; the clerk's buttons go to the ``Courtroom``, which
+does nothing else at the same time. Without a courtroom (``courtbox demo``) the API reads
+and annotates but does not record.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Annotated, Literal
 
-from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import HTMLResponse
+from fastapi import (
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    WebSocket,
+    WebSocketDisconnect,
+)
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from courtbox import __version__
+from courtbox.agent import export, users
+from courtbox.agent.courtroom import Courtroom
+from courtbox.agent.hearing import PAUSE_REASONS, HearingInfo
+from courtbox.agent.live import LiveHub
+from courtbox.agent.playback import HearingAudio, RangeError
 from courtbox.agent.store import Store
+from courtbox.agent.transcript import correct_line, integrity_values, sign_off
+from courtbox.agent.writer import StoreWriter
+from courtbox.errors import (
+    AudioError,
+    AuthError,
+    CourtboxError,
+    HearingError,
+    StoreError,
+    TranscriptError,
+)
+from courtbox.hardware.disk import disk_status
 
 API = "/api/v1"
-
-
-def _page() -> str:
-    return (resources.files("courtbox.agent") / "web" / "live.html").read_text("utf-8")
-
+COOKIE = "courtbox_session"
+PAGES = {"/": "live.html", "/login": "login.html", "/clerk": "clerk.html",
+         "/judge": "judge.html"}
 
 PartialsProvider = Callable[[str], list[dict]]  # hearing id -> its current partial lines
 
+Text40 = Annotated[str, Field(min_length=1, max_length=40)]
 
-def create_app(data_dir: Path, partials: PartialsProvider | None = None) -> FastAPI:
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginBody(_Body):
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class UserBody(_Body):
+    name: str = Field(pattern=users.NAME_PATTERN)
+    role: Literal["clerk", "judge", "technician", "admin"]
+    password: str = Field(min_length=users.MIN_PASSWORD, max_length=256)
+
+
+class HearingBody(_Body):
+    case_number: str = Field(min_length=1, max_length=64, description="案号")
+    case_type: str = Field("", max_length=40, description="e.g. 民事")
+    title: str = Field("", max_length=200, description="案由")
+    panel: list[Text40] = Field([], max_length=20)
+    clerk: str = Field("", max_length=40)
+    parties: list[Text40] = Field([], max_length=40)
+    terms: list[Text40] = Field([], max_length=100,
+                                description="The case's own words, fed to recognition.")
+
+
+class PauseBody(_Body):
+    reason: Literal[tuple(PAUSE_REASONS)]  # type: ignore[valid-type]
+    text: str = Field("", max_length=500)
+
+
+class CorrectionBody(_Body):
+    text: str = Field(min_length=1, max_length=5000)
+    base_revision: int = Field(ge=0, description="The revision the correction was made on.")
+
+
+class AnnotationBody(_Body):
+    label: str = Field(min_length=1, max_length=40)
+    text: str = Field("", max_length=2000)
+    t: float | None = Field(None, ge=0, le=7 * 24 * 3600, description="Seconds on the "
+                            "hearing timeline; default: now, while recording.")
+
+
+def _page(name: str) -> str:
+    return (resources.files("courtbox.agent") / "web" / name).read_text("utf-8")
+
+
+def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
+               courtroom: Courtroom | None = None, hub: LiveHub | None = None,
+               partials: PartialsProvider | None = None,
+               anonymous: str | None = None) -> FastAPI:
+    """``anonymous``: the role of a request without a session (``courtbox demo`` serves its
+    sample hearing read-only on loopback); None: every request must log in."""
     app = FastAPI(title="courtbox", version=__version__, openapi_url=f"{API}/openapi.json",
                   docs_url=f"{API}/docs", redoc_url=None)
+    data_dir = Path(data_dir)
     store = Store.in_dir(data_dir)
     lock = threading.Lock()
+    if courtroom is not None:
+        writer, hub = courtroom.writer, courtroom.hub
+        partials = courtroom.partials
+    own_writer = writer is None
+    writer = writer or StoreWriter(Store.in_dir(data_dir))
+    app.state.hub = hub
+
+    @app.on_event("shutdown")
+    def _close() -> None:
+        if own_writer:
+            writer.close()
+            writer.store.close()
+
+    def read(fn):
+        with lock:
+            return fn(store)
+
+    def write(fn):
+        return writer.call(fn)
+
+    # -- errors ---------------------------------------------------------------------------
+
+    def _error(status: int):
+        async def handler(request: Request, exc: Exception) -> Response:
+            return Response(json.dumps({"detail": str(exc)}, ensure_ascii=False), status,
+                            media_type="application/json")
+        return handler
+
+    app.add_exception_handler(HearingError, _error(409))
+    app.add_exception_handler(AuthError, _error(422))
+    app.add_exception_handler(AudioError, _error(503))
+    app.add_exception_handler(StoreError, _error(409))
+    app.add_exception_handler(export.ExportError, _error(422))
+
+    @app.exception_handler(TranscriptError)
+    async def _transcript_error(request: Request, exc: TranscriptError) -> Response:
+        return await _error(exc.status)(request, exc)
+
+    @app.exception_handler(CourtboxError)
+    async def _other_error(request: Request, exc: CourtboxError) -> Response:
+        return await _error(400)(request, exc)
+
+    # -- who is asking --------------------------------------------------------------------
+
+    def current_user(request: Request,
+                     authorization: Annotated[str | None, Header()] = None) -> dict:
+        token = request.cookies.get(COOKIE)
+        if authorization and authorization.lower().startswith("bearer "):
+            token = authorization[7:].strip()
+        user = read(lambda s: users.session_user(s, token)) if token else None
+        if user is None:
+            if anonymous is not None and not token:
+                return {"name": "anonymous", "role": anonymous}
+            raise HTTPException(401, "log in first (POST /api/v1/session)",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return user
+
+    def need(permission: str):
+        def check(user: dict = Depends(current_user)) -> dict:
+            if not users.allowed(user["role"], permission):
+                raise HTTPException(403, f"a {user['role']} may not do this "
+                                         f"(needs {permission})")
+            return user
+        return Depends(check)
 
     def hearing_or_404(hearing_id: str) -> dict:
-        hearing = store.hearing(hearing_id)
+        hearing = read(lambda s: s.hearing(hearing_id))
         if hearing is None:
-            raise HTTPException(404, detail=f"no hearing {hearing_id}")
-        for key in ("panel", "parties"):
+            raise HTTPException(404, f"no hearing {hearing_id}")
+        for key in ("panel", "parties", "terms"):
             hearing[key] = json.loads(hearing[key])
         return hearing
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def live_page() -> str:
-        return _page()
+    def the_courtroom() -> Courtroom:
+        if courtroom is None:
+            raise HTTPException(503, "this service does not record (courtbox run does)")
+        return courtroom
 
-    @app.get(f"{API}/health")
-    def health() -> dict:
-        with lock:
-            return {"status": "ok", "version": __version__,
-                    "database": store.db.conn.execute("PRAGMA quick_check").fetchone()[0]}
+    # -- pages ----------------------------------------------------------------------------
 
-    @app.get(f"{API}/hearings")
-    def list_hearings() -> list[dict]:
-        with lock:
-            return [{k: h[k] for k in ("id", "case_number", "court", "room", "state",
-                                       "wall_start", "created_at", "closed_at")}
-                    for h in store.hearings()]
+    for path, name in PAGES.items():
+        app.add_api_route(path, lambda name=name: HTMLResponse(_page(name)),
+                          include_in_schema=False, methods=["GET"])
 
-    @app.get(f"{API}/hearings/{{hearing_id}}")
-    def get_hearing(hearing_id: str) -> dict:
-        with lock:
-            hearing = hearing_or_404(hearing_id)
-            hearing["seats"] = store.seats(hearing_id)
-            return hearing
+    @app.get("/web/{name}", include_in_schema=False)
+    def asset(name: Literal["app.js", "style.css"]) -> Response:
+        media = "text/javascript" if name.endswith(".js") else "text/css"
+        return Response(_page(name), media_type=media)
 
-    @app.get(f"{API}/hearings/{{hearing_id}}/transcript")
-    def transcript(hearing_id: str,
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    # -- session and users ----------------------------------------------------------------
+
+    @app.post(f"{API}/session", tags=["session"])
+    def log_in(body: LoginBody, response: Response, request: Request) -> dict:
+        result = write(lambda s: users.login(s, body.name, body.password))
+        client = request.client.host if request.client else None
+        if result is None:
+            write(lambda s: s.audit(body.name, "user.login_failed", None, client=client))
+            raise HTTPException(401, "wrong user name or password")
+        token, user = result
+        write(lambda s: s.audit(user["name"], "user.login", None, client=client))
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
+                            max_age=users.SESSION_HOURS * 3600)
+        return {"user": user["name"], "role": user["role"], "token": token}
+
+    @app.get(f"{API}/session", tags=["session"])
+    def who_am_i(user: dict = Depends(current_user)) -> dict:
+        return {"user": user["name"], "role": user["role"],
+                "permissions": sorted(p for p in users.PERMISSIONS
+                                      if users.allowed(user["role"], p))}
+
+    @app.delete(f"{API}/session", tags=["session"])
+    def log_out(request: Request, response: Response,
+                user: dict = Depends(current_user)) -> dict:
+        token = request.cookies.get(COOKIE)
+        if token:
+            write(lambda s: s.delete_session(users.token_digest(token)))
+        response.delete_cookie(COOKIE)
+        return {"user": user["name"], "logged_out": True}
+
+    @app.get(f"{API}/users", tags=["users"])
+    def list_users(user: dict = need("users")) -> list[dict]:
+        return [{k: u[k] for k in ("name", "role", "disabled", "created_at")}
+                for u in read(lambda s: s.users())]
+
+    @app.post(f"{API}/users", status_code=201, tags=["users"])
+    def create_user(body: UserBody, user: dict = need("users")) -> dict:
+        write(lambda s: users.add_user(s, body.name, body.role, body.password,
+                                       actor=user["name"]))
+        return {"name": body.name, "role": body.role}
+
+    # -- health ---------------------------------------------------------------------------
+
+    @app.get(f"{API}/health", tags=["health"])
+    def health(user: dict = need("health")) -> dict:
+        out = {"status": "ok", "version": __version__,
+               "database": read(lambda s: s.db.conn.execute("PRAGMA quick_check"
+                                                            ).fetchone()[0])}
+        if courtroom is not None:
+            c = courtroom.config
+            disk = disk_status(data_dir, channels=c.channels, sample_rate=c.audio.sample_rate,
+                               reserve_bytes=c.storage.reserve_mb << 20)
+            out["disk"] = {"free_bytes": disk.free_bytes,
+                           "hours_left": round(disk.hours_left, 1)}
+            out["recording"] = courtroom.active()
+            rec = courtroom.stack.recognizer
+            if rec is not None:
+                out["recognizer"] = rec.metrics().__dict__
+        return out
+
+    # -- hearings -------------------------------------------------------------------------
+
+    @app.get(f"{API}/hearings", tags=["hearings"])
+    def list_hearings(user: dict = need("read")) -> list[dict]:
+        return [{k: h[k] for k in ("id", "case_number", "court", "room", "state",
+                                   "wall_start", "created_at", "closed_at", "frozen_at")}
+                for h in read(lambda s: s.hearings())]
+
+    @app.post(f"{API}/hearings", status_code=201, tags=["hearings"])
+    def create_hearing(body: HearingBody, user: dict = need("operate")) -> dict:
+        room = the_courtroom()
+        hearing_id = room.open(HearingInfo(**body.model_dump()), actor=user["name"])
+        return hearing_or_404(hearing_id)
+
+    @app.get(f"{API}/hearings/{{hearing_id}}", tags=["hearings"])
+    def get_hearing(hearing_id: str, user: dict = need("read")) -> dict:
+        hearing = hearing_or_404(hearing_id)
+        hearing["seats"] = read(lambda s: s.seats(hearing_id))
+        hearing["integrity"] = read(lambda s: integrity_values(s, hearing_id))
+        hearing["pause_reasons"] = PAUSE_REASONS
+        if courtroom is not None:
+            hearing["timeline_s"] = courtroom.timeline_now(hearing_id)
+        return hearing
+
+    @app.post(f"{API}/hearings/{{hearing_id}}/start", tags=["hearings"])
+    def start_hearing(hearing_id: str, user: dict = need("operate")) -> dict:
+        hearing_or_404(hearing_id)
+        the_courtroom().start(hearing_id, user["name"])
+        return hearing_or_404(hearing_id)
+
+    @app.post(f"{API}/hearings/{{hearing_id}}/pause", tags=["hearings"])
+    def pause_hearing(hearing_id: str, body: PauseBody, user: dict = need("operate")
+                      ) -> dict:
+        """休庭 and the other pauses: ``reason`` is one of ``PAUSE_REASONS``; ``other``
+        needs a ``text``."""
+        hearing_or_404(hearing_id)
+        the_courtroom().pause(hearing_id, user["name"], body.reason, body.text)
+        return hearing_or_404(hearing_id)
+
+    @app.post(f"{API}/hearings/{{hearing_id}}/resume", tags=["hearings"])
+    def resume_hearing(hearing_id: str, user: dict = need("operate")) -> dict:
+        hearing_or_404(hearing_id)
+        the_courtroom().resume(hearing_id, user["name"])
+        return hearing_or_404(hearing_id)
+
+    @app.post(f"{API}/hearings/{{hearing_id}}/close", tags=["hearings"])
+    def close_hearing(hearing_id: str, user: dict = need("operate")) -> dict:
+        hearing_or_404(hearing_id)
+        the_courtroom().close(hearing_id, user["name"])
+        return hearing_or_404(hearing_id)
+
+    @app.get(f"{API}/hearings/{{hearing_id}}/levels", tags=["hearings"])
+    def levels(hearing_id: str, user: dict = need("levels")) -> dict:
+        hearing_or_404(hearing_id)
+        return (courtroom.levels.get(hearing_id) if courtroom else None) or {"seats": []}
+
+    # -- transcript -----------------------------------------------------------------------
+
+    @app.get(f"{API}/hearings/{{hearing_id}}/transcript", tags=["transcript"])
+    def transcript(hearing_id: str, response: Response,
                    after: int = Query(0, ge=0, description="Only lines with id > after."),
-                   ) -> list[dict]:
-        with lock:
-            hearing_or_404(hearing_id)
-            return [{**line, "words": json.loads(line["words"])}
-                    for line in store.finals(hearing_id, after_id=after)]
+                   limit: int = Query(1000, ge=1, le=10000),
+                   offset: int = Query(0, ge=0),
+                   q: str | None = Query(None, min_length=1, max_length=200,
+                                         description="Only lines containing this text."),
+                   user: dict = need("read")) -> list[dict]:
+        hearing_or_404(hearing_id)
+        lines = read(lambda s: s.finals(hearing_id, after, limit=limit, offset=offset,
+                                        query=q))
+        response.headers["X-Total-Count"] = str(read(lambda s: s.count_finals(hearing_id)))
+        return [{**line, "words": json.loads(line["words"])} for line in lines]
 
-    @app.get(f"{API}/hearings/{{hearing_id}}/partials")
-    def partial_lines(hearing_id: str) -> list[dict]:
+    @app.get(f"{API}/hearings/{{hearing_id}}/partials", tags=["transcript"])
+    def partial_lines(hearing_id: str, user: dict = need("read")) -> list[dict]:
         """What each seat is saying right now, tentatively: ``text`` with its first
         ``stable`` characters agreed by two successive hypotheses."""
-        with lock:
-            hearing_or_404(hearing_id)
+        hearing_or_404(hearing_id)
         return partials(hearing_id) if partials is not None else []
+
+    @app.get(f"{API}/hearings/{{hearing_id}}/transcript/{{utterance_id}}/revisions",
+             tags=["transcript"])
+    def revisions(hearing_id: str, utterance_id: str, user: dict = need("read")
+                  ) -> list[dict]:
+        rows = read(lambda s: s.revisions(hearing_id, utterance_id))
+        if not rows:
+            raise HTTPException(404, f"no line {utterance_id} in hearing {hearing_id}")
+        return [{**r, "words": json.loads(r["words"])} for r in rows]
+
+    @app.post(f"{API}/hearings/{{hearing_id}}/transcript/{{utterance_id}}/corrections",
+              status_code=201, tags=["transcript"])
+    def correct(hearing_id: str, utterance_id: str, body: CorrectionBody,
+                user: dict = need("correct")) -> dict:
+        hearing_or_404(hearing_id)
+        row = write(lambda s: correct_line(s, hearing_id, utterance_id, text=body.text,
+                                           base_revision=body.base_revision,
+                                           user=user["name"]))
+        line = {**row, "words": json.loads(row["words"])}
+        if app.state.hub is not None:
+            app.state.hub.publish(hearing_id, "correction", line=line)
+        return line
+
+    @app.post(f"{API}/hearings/{{hearing_id}}/signoff", status_code=201, tags=["transcript"])
+    def signoff(hearing_id: str, user: dict = need("sign")) -> dict:
+        hearing_or_404(hearing_id)
+        values = write(lambda s: sign_off(s, hearing_id, user=user["name"],
+                                          role=user["role"]))
+        if app.state.hub is not None:
+            app.state.hub.publish(hearing_id, "signoff", integrity=values)
+        return values
+
+    # -- annotations ----------------------------------------------------------------------
+
+    @app.get(f"{API}/hearings/{{hearing_id}}/annotations", tags=["annotations"])
+    def annotations(hearing_id: str, user: dict = need("read")) -> list[dict]:
+        hearing_or_404(hearing_id)
+        return read(lambda s: s.annotations(hearing_id))
+
+    @app.post(f"{API}/hearings/{{hearing_id}}/annotations", status_code=201,
+              tags=["annotations"])
+    def annotate(hearing_id: str, body: AnnotationBody, user: dict = need("annotate")
+                 ) -> dict:
+        hearing_or_404(hearing_id)
+        t = body.t
+        if t is None and courtroom is not None:
+            t = courtroom.timeline_now(hearing_id)
+        if t is None:
+            raise HTTPException(422, "the hearing is not recording: give the time t")
+        ann_id = write(lambda s: s.add_annotation(hearing_id=hearing_id, t=round(t, 3),
+                                                  label=body.label, text=body.text,
+                                                  author=user["name"]))
+        row = next(a for a in read(lambda s: s.annotations(hearing_id)) if a["id"] == ann_id)
+        if app.state.hub is not None:
+            app.state.hub.publish(hearing_id, "annotation", annotation=row)
+        return row
+
+    # -- audio and exports ----------------------------------------------------------------
+
+    @app.get(f"{API}/hearings/{{hearing_id}}/audio", tags=["audio"],
+             response_class=StreamingResponse,
+             responses={200: {"content": {"audio/wav": {}}}, 206: {}, 416: {}})
+    def audio(hearing_id: str, seat: str = Query("mix", max_length=40,
+                                                 description="A seat id, or mix."),
+              range_: Annotated[str | None, Header(alias="range")] = None,
+              user: dict = need("read")) -> Response:
+        """The seat's (or the mix's) archived audio as WAV on the hearing's timeline; HTTP
+        Range to start anywhere."""
+        hearing = hearing_or_404(hearing_id)
+        seats = read(lambda s: s.seats(hearing_id))
+        channels = ([s["channel"] for s in seats] if seat == "mix"
+                    else [s["channel"] for s in seats if s["seat_id"] == seat])
+        if not channels:
+            raise HTTPException(404, f"no seat {seat} in hearing {hearing_id}")
+        wav = HearingAudio(data_dir, read(lambda s: s.segments(hearing_id)),
+                           hearing["sample_rate"], channels)
+        try:
+            span = wav.byte_range(range_)
+        except RangeError as e:
+            return Response(json.dumps({"detail": str(e)}), 416,
+                            headers={"Content-Range": f"bytes */{wav.size}"},
+                            media_type="application/json")
+        first, last = span or (0, wav.size - 1)
+        headers = {"Accept-Ranges": "bytes", "Content-Length": str(last - first + 1),
+                   "Cache-Control": "no-store"}
+        if span:
+            headers["Content-Range"] = f"bytes {first}-{last}/{wav.size}"
+        return StreamingResponse(wav.iter_bytes(first, last), 206 if span else 200,
+                                 headers=headers, media_type="audio/wav")
+
+    @app.get(f"{API}/hearings/{{hearing_id}}/export", tags=["exports"],
+             responses={200: {"content": {t.split(";")[0]: {}
+                                          for t in export.MEDIA_TYPES.values()}}})
+    def export_hearing(hearing_id: str,
+                       format: Literal["docx", "pdf", "txt", "srt", "vtt", "json"] = "pdf",
+                       user: dict = need("read")) -> Response:
+        hearing_or_404(hearing_id)
+        record = read(lambda s: export.load_record(s, hearing_id))
+        data = export.render(record, format)
+        name = export.file_name(record, format)
+        from urllib.parse import quote
+        return Response(data, media_type=export.MEDIA_TYPES[format], headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+
+    # -- live -----------------------------------------------------------------------------
+
+    @app.websocket(f"{API}/hearings/{{hearing_id}}/live")
+    async def live(websocket: WebSocket, hearing_id: str, after: int | None = None) -> None:
+        """Final and partial lines, corrections, annotations, state changes and level
+        meters as JSON events; ``after``: the last ``seq`` seen, to receive what was
+        missed."""
+        token = websocket.cookies.get(COOKIE) or websocket.query_params.get("token")
+        user = read(lambda s: users.session_user(s, token)) if token else None
+        if user is None and anonymous is not None and not token:
+            user = {"name": "anonymous", "role": anonymous}
+        if user is None or not users.allowed(user["role"], "read"):
+            await websocket.close(code=4401 if user is None else 4403)
+            return
+        if read(lambda s: s.hearing(hearing_id)) is None:
+            await websocket.close(code=4404)
+            return
+        await websocket.accept()
+        if app.state.hub is None:  # nothing records here (the demo): nothing will come
+            app.state.hub = LiveHub(asyncio.get_running_loop())
+        hub: LiveHub = app.state.hub
+        sub, missed = hub.subscribe(hearing_id, after)
+        last = after or 0
+        try:
+            for event in missed:
+                await websocket.send_json(event)
+                last = max(last, event["seq"])
+            while True:
+                event = await sub.queue.get()
+                if event["seq"] <= last and event["type"] != "reload":
+                    continue
+                await websocket.send_json(event)
+                last = max(last, event["seq"])
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            hub.unsubscribe(sub)
+            with contextlib.suppress(RuntimeError):
+                await websocket.close()
+
+    @app.get("/logout", include_in_schema=False)
+    def logout_page() -> RedirectResponse:
+        response = RedirectResponse("/login")
+        response.delete_cookie(COOKIE)
+        return response
 
     app.state.store = store
     return app

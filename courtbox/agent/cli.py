@@ -373,6 +373,141 @@ def record_cmd(config: Config, case_number: str, case_type: str, panel: tuple[st
         click.echo(json.dumps(summary, ensure_ascii=False))
 
 
+# -- the service -----------------------------------------------------------------------
+
+@cli.command("run")
+@config_options(data=True)
+@click.option("--audio", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Play this file as the room's microphones, at wall-clock pace, each "
+              "time a hearing starts or resumes (rehearsal and tests).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port of the API, overriding "
+              "api.port (0: any free port).")
+def run_cmd(config: Config, audio: Path | None, port: int | None) -> None:
+    """Run the agent: the clerk console (/clerk), the judge view (/judge) and the API
+    (/api/v1) over the room's microphones, until SIGTERM.
+
+    \b
+    Example:
+        courtbox run --data-dir /var/lib/courtbox
+    """
+    from courtbox.agent.service import run_service
+
+    if port is not None:
+        config.api.port = port
+    run_service(config, audio=audio, say=lambda text: click.echo(text))
+
+
+# -- users -----------------------------------------------------------------------------
+
+@cli.group("user")
+def user_group() -> None:
+    """Local accounts: clerks, judges, technicians and admins."""
+
+
+@user_group.command("add")
+@config_options(data=True)
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["clerk", "judge", "technician",
+                                                          "admin"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first "
+              "line of stdin instead of asking twice.")
+def user_add(config: Config, name: str, role: str, password_stdin: bool) -> None:
+    """Create an account; the password is asked for (never given on the command line).
+
+    \b
+    Example:
+        courtbox user add zhangsan --role clerk
+    """
+    from courtbox.agent.store import Store
+    from courtbox.agent.users import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    store = Store.in_dir(config.storage.data_dir)
+    try:
+        add_user(store, name, role, password, actor=f"cli:{os.environ.get('USER', '?')}")
+    finally:
+        store.close()
+    click.echo(f"added {role} {name}")
+
+
+@user_group.command("list")
+@config_options(data=True)
+def user_list(config: Config) -> None:
+    """List the accounts."""
+    from courtbox.agent.store import Store
+
+    store = Store.in_dir(config.storage.data_dir)
+    try:
+        for u in store.users():
+            state = "disabled" if u["disabled"] else "active"
+            click.echo(f"{u['name']:<20} {u['role']:<11} {state:<8} since {u['created_at']}")
+    finally:
+        store.close()
+
+
+@user_group.command("disable")
+@config_options(data=True)
+@click.argument("name")
+def user_disable(config: Config, name: str) -> None:
+    """Disable an account and end its sessions (accounts are never deleted: the audit log
+    names them)."""
+    from courtbox.agent.store import Store
+
+    store = Store.in_dir(config.storage.data_dir)
+    try:
+        if store.user(name) is None:
+            raise CourtboxError(f"no user {name}")
+        store.update_user(name, disabled=1)
+        store.audit(f"cli:{os.environ.get('USER', '?')}", "user.disable", None, user=name)
+    finally:
+        store.close()
+    click.echo(f"disabled {name}")
+
+
+# -- export ----------------------------------------------------------------------------
+
+@cli.command("export")
+@config_options(data=True)
+@click.argument("hearing")
+@click.option("-f", "--format", "fmt", required=True,
+              type=click.Choice(["docx", "pdf", "txt", "srt", "vtt", "json"]))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False,
+                                                               path_type=Path))
+def export_cmd(config: Config, hearing: str, fmt: str, output: Path) -> None:
+    """Export a hearing's record (庭审笔录) with its integrity values.
+
+    HEARING is a hearing id or case number.
+
+    \b
+    Example:
+        courtbox export "(2026)京0105民初123号" --format pdf -o 笔录.pdf
+    """
+    from courtbox.agent.export import load_record, render
+    from courtbox.agent.store import DB_NAME, Store
+
+    if not (config.storage.data_dir / DB_NAME).is_file():
+        raise CourtboxError(f"no courtbox database in {config.storage.data_dir}")
+    store = Store.in_dir(config.storage.data_dir)
+    try:
+        found = [h for h in store.hearings() if hearing in (h["id"], h["case_number"])]
+        if not found:
+            raise CourtboxError(f"no hearing {hearing} in {config.storage.data_dir}")
+        if len(found) > 1:
+            raise CourtboxError(f"{len(found)} hearings have case number {hearing}; give "
+                                "the hearing id: " + ", ".join(h["id"] for h in found))
+        data = render(load_record(store, found[0]["id"]), fmt)
+    finally:
+        store.close()
+    try:
+        output.write_bytes(data)
+    except OSError as e:
+        raise CourtboxError(f"cannot write {output}: {e}") from e
+    click.echo(f"wrote {output} ({len(data)} bytes)")
+
+
 # -- verify ----------------------------------------------------------------------------
 
 @cli.command("verify")

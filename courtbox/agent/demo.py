@@ -121,7 +121,8 @@ class PageServer:
         self.sock = _listen(host, port)
         self.host = host
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(create_app(data_dir, partials), log_level="warning",
+        config = uvicorn.Config(create_app(data_dir, partials=partials, anonymous="judge"),
+                                log_level="warning",
                                 lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run,

@@ -37,6 +37,7 @@ class HearingInfo:
     panel: list[str] = field(default_factory=list)
     parties: list[str] = field(default_factory=list)
     clerk: str = ""
+    terms: list[str] = field(default_factory=list)  # the case's own words, for recognition
 
 
 def open_hearing(store: Store, config: Config, info: HearingInfo, *, actor: str,
@@ -46,17 +47,18 @@ def open_hearing(store: Store, config: Config, info: HearingInfo, *, actor: str,
     hearing_id = store.create_hearing(
         case_number=info.case_number, case_type=info.case_type, title=info.title,
         court=config.court.court, room=config.court.room, panel=info.panel,
-        parties=info.parties, clerk=info.clerk, sample_rate=sample_rate, channels=channels,
+        parties=info.parties, clerk=info.clerk, terms=info.terms, sample_rate=sample_rate,
+        channels=channels,
         seats=seats)
     store.audit(actor, "hearing.open", hearing_id, case_number=info.case_number)
     return hearing_id
 
 
 def hearing_hotwords(hearing: dict) -> tuple[str, ...]:
-    """The hearing's own words for the recogniser: its case number, the panel, the clerk
-    and the parties (names a general model has never heard)."""
+    """The hearing's own words for the recogniser: its case number, the panel, the clerk,
+    the parties and the case's terms (names a general model has never heard)."""
     words = [hearing["case_number"], hearing.get("clerk") or ""]
-    for key in ("panel", "parties"):
+    for key in ("panel", "parties", "terms"):
         value = hearing.get(key) or "[]"
         words += json.loads(value) if isinstance(value, str) else value
     return tuple(dict.fromkeys(w.strip() for w in words if w and w.strip()))

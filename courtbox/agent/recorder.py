@@ -42,6 +42,7 @@ _END = object()
 
 FinalCallback = Callable[[dict], None]
 PartialCallback = Callable[[PartialLine], None]
+LevelsCallback = Callable[[LevelReport], None]
 
 LAG_WARN_S = 10.0  # recognition this far behind is logged and audited (and its recovery)
 
@@ -52,7 +53,7 @@ class Recorder:
                  segment_seconds: int = 60, hotwords: tuple[str, ...] = (), part: int = 1,
                  on_final: FinalCallback | None = None,
                  on_partial: PartialCallback | None = None,
-                 on_levels: Callable[[LevelReport], None] | None = None,
+                 on_levels: LevelsCallback | None = None,
                  segmenter_options: SegmenterOptions | None = None,
                  vad_options: VadOptions | None = None,
                  stream_options: StreamOptions | None = None,

@@ -24,8 +24,9 @@ from courtbox.agent.hearing import (
     resume_hearing,
     start_hearing,
 )
-from courtbox.agent.recorder import FinalCallback, PartialCallback, Recorder
+from courtbox.agent.recorder import FinalCallback, LevelsCallback, PartialCallback, Recorder
 from courtbox.agent.stack import RecordingStack
+from courtbox.agent.store import elapsed_since
 from courtbox.audio.capture import Capture
 from courtbox.errors import CourtboxError
 
@@ -38,7 +39,8 @@ class HearingSession:
     def __init__(self, stack: RecordingStack, hearing_id: str, seats: list[dict],
                  open_capture: CaptureFactory, *, actor: str,
                  on_final: FinalCallback | None = None,
-                 on_partial: PartialCallback | None = None, stall_s: float = 2.0,
+                 on_partial: PartialCallback | None = None,
+                 on_levels: LevelsCallback | None = None, stall_s: float = 2.0,
                  retry_max_s: float = 30.0) -> None:
         self.stack = stack
         self.hearing_id = hearing_id
@@ -47,12 +49,14 @@ class HearingSession:
         self.actor = actor
         self.on_final = on_final
         self.on_partial = on_partial
+        self.on_levels = on_levels
         self.stall_s = stall_s
         self.retry_max_s = retry_max_s
         self.recorder: Recorder | None = None
         self.parts: list[Recorder] = []
         self.source_ended = threading.Event()
         self._t0 = 0.0
+        self._continued = False
         self._rate = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -75,13 +79,28 @@ class HearingSession:
 
     def resume(self, actor: str | None = None) -> None:
         self._call(lambda s: resume_hearing(s, self.hearing_id, actor=actor or self.actor))
+        if not self._watchdog.is_alive():  # a hearing paused before this process started
+            hearing = self._call(lambda s: s.hearing(self.hearing_id))
+            self._t0 = time.monotonic() - elapsed_since(hearing["wall_start"])
+            self._rate = hearing["sample_rate"]
+            self._continued = True  # parts before this process are on the timeline
+            self._watchdog.start()
         self._start_part(self.open_capture())
 
-    def close(self, actor: str | None = None) -> None:
+    @property
+    def recording(self) -> bool:
+        return self.recorder is not None
+
+    def stop(self) -> None:
+        """End the part being recorded and leave the hearing in its state (the service is
+        stopping; the hearing goes on at the next start)."""
         self._stop.set()
         if self._watchdog.is_alive():
             self._watchdog.join()
         self._stop_part()
+
+    def close(self, actor: str | None = None) -> None:
+        self.stop()
         self._call(lambda s: close_hearing(s, self.hearing_id, actor=actor or self.actor))
 
     # -- parts ----------------------------------------------------------------------------
@@ -98,10 +117,11 @@ class HearingSession:
             part = self._call(lambda s: next_part(s, self.hearing_id))
             if self.parts:
                 part = max(part, self.parts[-1].part + 1)
-            start = self.timeline_now() if self.parts else 0
+            start = self.timeline_now() if self.parts or self._continued else 0
             self.recorder = self.stack.recorder(self.hearing_id, capture, self.seats,
                                                 on_final=self.on_final,
-                                                on_partial=self.on_partial, part=part,
+                                                on_partial=self.on_partial,
+                                                on_levels=self.on_levels, part=part,
                                                 timeline_start=start)
             self.recorder.start()
             self.parts.append(self.recorder)

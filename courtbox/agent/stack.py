@@ -13,7 +13,7 @@ from pathlib import Path
 
 from courtbox.agent.config import Config
 from courtbox.agent.hearing import hearing_hotwords
-from courtbox.agent.recorder import FinalCallback, PartialCallback, Recorder
+from courtbox.agent.recorder import FinalCallback, LevelsCallback, PartialCallback, Recorder
 from courtbox.agent.recovery import recover_archive
 from courtbox.agent.store import Store
 from courtbox.agent.writer import StoreWriter
@@ -87,7 +87,8 @@ class RecordingStack:
 
     def recorder(self, hearing_id: str, capture: Capture, seats: list[dict], *,
                  on_final: FinalCallback | None = None,
-                 on_partial: PartialCallback | None = None, part: int = 1,
+                 on_partial: PartialCallback | None = None,
+                 on_levels: LevelsCallback | None = None, part: int = 1,
                  timeline_start: int = 0, hotwords: tuple[str, ...] | None = None
                  ) -> Recorder:
         """``hotwords``: the hearing's own words for the recogniser; by default its case
@@ -100,7 +101,7 @@ class RecordingStack:
         return Recorder(data_dir=self.data_dir, writer=self.writer, hearing_id=hearing_id,
                         seats=seats, capture=capture, recognizer=self.recognizer,
                         segment_seconds=self.config.audio.segment_seconds, part=part,
-                        on_final=on_final, on_partial=on_partial,
+                        on_final=on_final, on_partial=on_partial, on_levels=on_levels,
                         hotwords=hotwords,
                         segmenter_options=segmenter, vad_options=vad, stream_options=stream,
                         meter_options=MeterOptions(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,6 +40,15 @@ DB_NAME = "courtbox.db"
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_utc(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def elapsed_since(stamp: str) -> float:
+    """Seconds from a ``utc_now()`` stamp until now."""
+    return (datetime.now(UTC) - parse_utc(stamp)).total_seconds()
 
 
 def canonical_json(obj: Any) -> str:
@@ -148,8 +158,56 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX outbox_hearing ON outbox (hearing_id, seq)")
 
 
+_CJK = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
+
+
+def search_tokens(text: str) -> str:
+    """Text as the full-text index holds it: every Chinese character a word of its own
+    (FTS5's unicode61 tokenizer would take a whole run of them as one word), so that a
+    search for any run of characters is a phrase query."""
+    return " ".join(_CJK.sub(r" \1 ", text).split())
+
+
+def _m2_service(db: sqlite_utils.Database) -> None:
+    """Users and their sessions (box-local: never in the outbox), sign-offs, a frozen mark
+    and the hearing's own vocabulary on hearings, and full-text search over finals."""
+    db.execute("""
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('clerk','judge','technician','admin')),
+            password_hash TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE sessions (
+            token_sha256 TEXT PRIMARY KEY,
+            user TEXT NOT NULL REFERENCES users(name),
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE signoffs (
+            id TEXT PRIMARY KEY,
+            hearing_id TEXT NOT NULL REFERENCES hearings(id),
+            user TEXT NOT NULL,
+            role TEXT NOT NULL,
+            transcript_sha256 TEXT NOT NULL,
+            audio_sha256 TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (hearing_id, user)
+        )""")
+    db.execute("ALTER TABLE hearings ADD COLUMN terms TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE hearings ADD COLUMN frozen_at TEXT")
+    db.execute("CREATE VIRTUAL TABLE transcript_fts USING fts5(text, content='')")
+    for row_id, text in db.execute("SELECT id, text FROM transcript WHERE kind = 'final'"
+                                   ).fetchall():
+        db.execute("INSERT INTO transcript_fts (rowid, text) VALUES (?, ?)",
+                   [row_id, search_tokens(text)])
+
+
 # Append only: a released migration is never edited, a new one is added after it.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_service]
 
 
 @dataclass(frozen=True)
@@ -286,7 +344,7 @@ class Store:
                        channels: int, seats: list[dict], case_type: str = "",
                        title: str = "", panel: list | None = None,
                        parties: list | None = None, clerk: str = "",
-                       hearing_id: str | None = None) -> str:
+                       terms: list | None = None, hearing_id: str | None = None) -> str:
         hearing_id = hearing_id or uuid.uuid4().hex
         row = {
             "id": hearing_id, "case_number": case_number, "case_type": case_type,
@@ -294,7 +352,7 @@ class Store:
             "panel": canonical_json(panel or []), "parties": canonical_json(parties or []),
             "clerk": clerk, "state": "open", "sample_rate": sample_rate, "channels": channels,
             "wall_start": None, "clock_synced": None, "created_at": utc_now(),
-            "closed_at": None,
+            "closed_at": None, "terms": canonical_json(terms or []), "frozen_at": None,
         }
         with self.transaction():
             self.db["hearings"].insert(row)
@@ -344,22 +402,49 @@ class Store:
     def add_final(self, *, hearing_id: str, utterance_id: str, seat: str, t0: float,
                   t1: float, text: str, words: list[dict], avg_logprob: float | None,
                   revision: int = 0, author: str = "asr") -> int:
+        """A final line (revision 0, from the recogniser) or a correction of it (a new
+        revision by ``author``); both are indexed for search."""
         row = {"hearing_id": hearing_id, "utterance_id": utterance_id, "seat": seat,
                "t0": round(t0, 3), "t1": round(t1, 3), "text": text, "kind": "final",
                "revision": revision, "words": canonical_json(words),
                "avg_logprob": avg_logprob, "author": author, "created_at": utc_now()}
         kind = "transcript" if revision == 0 else "revision"
-        return self._record("transcript", kind, row, f"{utterance_id}:{revision}", hearing_id)
+        with self.transaction():
+            pk = self.db["transcript"].insert(row).last_pk
+            self._append_outbox(hearing_id, kind, f"{utterance_id}:{revision}", row)
+            self.db.execute("INSERT INTO transcript_fts (rowid, text) VALUES (?, ?)",
+                            [pk, search_tokens(text)])
+        return pk
 
-    def finals(self, hearing_id: str, after_id: int = 0) -> list[dict]:
-        """The latest revision of every final line, in timeline order."""
-        return [dict(r) for r in self.db.query(
-            """SELECT t.* FROM transcript t
-               WHERE t.hearing_id = :h AND t.kind = 'final' AND t.id > :after
+    _LATEST = """t.hearing_id = :h AND t.kind = 'final'
                  AND t.revision = (SELECT MAX(revision) FROM transcript u
                                    WHERE u.hearing_id = t.hearing_id AND u.kind = 'final'
-                                     AND u.utterance_id = t.utterance_id)
-               ORDER BY t.t0, t.id""", {"h": hearing_id, "after": after_id})]
+                                     AND u.utterance_id = t.utterance_id)"""
+
+    def finals(self, hearing_id: str, after_id: int = 0, *, limit: int = -1,
+               offset: int = 0, query: str | None = None) -> list[dict]:
+        """The latest revision of every final line, in timeline order; ``after_id`` keeps
+        lines written after that row, ``query`` those containing that text."""
+        where, params = self._LATEST + " AND t.id > :after", {"h": hearing_id,
+                                                              "after": after_id}
+        if query:
+            phrase = search_tokens(query).replace('"', '""')
+            where += (" AND t.id IN (SELECT rowid FROM transcript_fts"
+                      " WHERE transcript_fts MATCH :q)")
+            params["q"] = f'"{phrase}"'
+        return [dict(r) for r in self.db.query(
+            f"SELECT t.* FROM transcript t WHERE {where} ORDER BY t.t0, t.id"
+            " LIMIT :limit OFFSET :offset", {**params, "limit": limit, "offset": offset})]
+
+    def count_finals(self, hearing_id: str) -> int:
+        return self.db.execute(f"SELECT COUNT(*) FROM transcript t WHERE {self._LATEST}",
+                               {"h": hearing_id}).fetchone()[0]
+
+    def revisions(self, hearing_id: str, utterance_id: str) -> list[dict]:
+        """Every revision of one final line, the machine's first."""
+        return list(self.db["transcript"].rows_where(
+            "hearing_id = ? AND utterance_id = ? AND kind = 'final'",
+            [hearing_id, utterance_id], order_by="revision"))
 
     def add_annotation(self, *, hearing_id: str, t: float, label: str, text: str,
                        author: str) -> str:
@@ -368,6 +453,66 @@ class Store:
                "author": author, "created_at": utc_now()}
         self._record("annotations", "annotation", row, ann_id, hearing_id)
         return ann_id
+
+    def annotations(self, hearing_id: str) -> list[dict]:
+        return list(self.db["annotations"].rows_where("hearing_id = ?", [hearing_id],
+                                                      order_by="t, created_at"))
+
+    def audit_entries(self, hearing_id: str, prefix: str = "") -> list[dict]:
+        return [{**r, "detail": json.loads(r["detail"])}
+                for r in self.db["audit_log"].rows_where(
+                    "hearing_id = ? AND action LIKE ?", [hearing_id, prefix + "%"],
+                    order_by="id")]
+
+    def add_signoff(self, *, hearing_id: str, user: str, role: str,
+                    transcript_sha256: str, audio_sha256: str | None) -> str:
+        signoff_id = uuid.uuid4().hex
+        row = {"id": signoff_id, "hearing_id": hearing_id, "user": user, "role": role,
+               "transcript_sha256": transcript_sha256, "audio_sha256": audio_sha256,
+               "created_at": utc_now()}
+        self._record("signoffs", "signoff", row, signoff_id, hearing_id)
+        return signoff_id
+
+    def signoffs(self, hearing_id: str) -> list[dict]:
+        return list(self.db["signoffs"].rows_where("hearing_id = ?", [hearing_id],
+                                                   order_by="created_at"))
+
+    # -- users and sessions (box-local, never sent to the centre) -------------------------
+
+    def add_user(self, name: str, role: str, password_hash: str) -> None:
+        try:
+            self.db["users"].insert({"name": name, "role": role,
+                                     "password_hash": password_hash, "disabled": 0,
+                                     "created_at": utc_now()})
+        except sqlite3.IntegrityError as e:
+            raise StoreError(f"user {name} already exists") from e
+
+    def user(self, name: str) -> dict | None:
+        rows = list(self.db["users"].rows_where("name = ?", [name]))
+        return rows[0] if rows else None
+
+    def users(self) -> list[dict]:
+        return list(self.db["users"].rows_where(order_by="name"))
+
+    def update_user(self, name: str, **changes: Any) -> None:
+        self.db["users"].update(name, changes)
+        if changes.get("disabled") or "password_hash" in changes:
+            self.db.execute("DELETE FROM sessions WHERE user = ?", [name])
+
+    def add_session(self, token_sha256: str, user: str, expires_at: str) -> None:
+        self.db.execute("DELETE FROM sessions WHERE expires_at < ?", [utc_now()])
+        self.db["sessions"].insert({"token_sha256": token_sha256, "user": user,
+                                    "created_at": utc_now(), "expires_at": expires_at})
+
+    def session_user(self, token_sha256: str) -> dict | None:
+        row = self.db.execute(
+            "SELECT u.name, u.role FROM sessions s JOIN users u ON u.name = s.user"
+            " WHERE s.token_sha256 = ? AND s.expires_at > ? AND u.disabled = 0",
+            [token_sha256, utc_now()]).fetchone()
+        return {"name": row[0], "role": row[1]} if row else None
+
+    def delete_session(self, token_sha256: str) -> None:
+        self.db.execute("DELETE FROM sessions WHERE token_sha256 = ?", [token_sha256])
 
     def integrity_check(self) -> str:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]

@@ -32,7 +32,10 @@ _TABLES = {
     "revision": ("transcript", lambda r: f"{r['utterance_id']}:{r['revision']}"),
     "annotation": ("annotations", lambda r: r["id"]),
     "audit": ("audit_log", lambda r: str(r["id"])),
+    "signoff": ("signoffs", lambda r: r["id"]),
 }
+# Columns a later schema added to hearings, at the value a hearing recorded before has.
+_HEARING_DEFAULTS = {"terms": "[]", "frozen_at": None}
 
 
 @dataclass
@@ -99,7 +102,7 @@ def _check_records(store: Store, report: HearingReport) -> None:
         if doc.get("prev_sha256") != prev_sha or doc.get("kind") != kind:
             raise Broken(f"{where}: body disagrees with its entry")
         if kind == "hearing":
-            hearing_record = dict(doc["record"])
+            hearing_record = {**_HEARING_DEFAULTS, **doc["record"]}
         elif kind == "hearing_update":
             if hearing_record is None:
                 raise Broken(f"{where}: update before the hearing was created")

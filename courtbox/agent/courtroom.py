@@ -1,0 +1,171 @@
+"""The courtroom the agent serves: one set of microphones, at most one hearing recording
+at a time, and what the clerk's buttons do to it.
+
+``Courtroom`` owns the recording stack (store, writer, recogniser) for the life of the
+service and a ``HearingSession`` per hearing started in this process. Every action is a
+blocking call (it opens a device, or waits for recognition to catch up at a pause); the API
+runs them in worker threads, one at a time (``lock``), so two clerks pressing buttons at
+once cannot interleave a start with a close. Lines, partials, levels and state changes go
+to the ``LiveHub`` as they happen.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from courtbox.agent.config import Config
+from courtbox.agent.hearing import HearingInfo, open_hearing
+from courtbox.agent.live import LiveHub
+from courtbox.agent.record import capture_factory
+from courtbox.agent.session import HearingSession
+from courtbox.agent.stack import RecordingStack
+from courtbox.audio.levels import LevelReport
+from courtbox.errors import HearingError
+from courtbox.transcribe.stream import PartialLine
+
+logger = logging.getLogger(__name__)
+
+
+class Courtroom:
+    def __init__(self, config: Config, stack: RecordingStack, hub: LiveHub, *,
+                 audio: Path | None = None) -> None:
+        self.config = config
+        self.stack = stack
+        self.hub = hub
+        self.audio = audio  # a file played as the room's microphones (rehearsal, tests)
+        self.seats = [s.model_dump() for s in config.seats]
+        self.lock = threading.Lock()
+        self.sessions: dict[str, HearingSession] = {}
+        self.levels: dict[str, dict] = {}  # hearing id -> latest meter reading
+        self.dead: dict[str, set[str]] = {}  # hearing id -> seats whose mic is dead
+        self._open_capture = None
+
+    @property
+    def writer(self):
+        return self.stack.writer
+
+    def capture_opener(self):
+        if self._open_capture is None:
+            self._open_capture, _ = capture_factory(self.config, self.audio, None)
+        return self._open_capture
+
+    def active(self) -> str | None:
+        """The hearing now recording in this room, if any."""
+        return next((h for h, s in self.sessions.items() if s.recording), None)
+
+    # -- the clerk's buttons --------------------------------------------------------------
+
+    def open(self, info: HearingInfo, actor: str) -> str:
+        rate = self.config.audio.sample_rate
+        if self.audio is not None:
+            from courtbox.audio.capture import FileCapture
+            rate = FileCapture(self.audio).sample_rate
+        return self.writer.call(lambda s: open_hearing(s, self.config, info, actor=actor,
+                                                       sample_rate=rate, seats=self.seats))
+
+    def start(self, hearing_id: str, actor: str) -> None:
+        with self.lock:
+            self._one_at_a_time(hearing_id)
+            session = self._session(hearing_id, actor)
+            session.start()
+        self._state(hearing_id)
+
+    def pause(self, hearing_id: str, actor: str, reason: str, text: str) -> None:
+        with self.lock:
+            session = self.sessions.get(hearing_id)
+            if session is None:
+                raise HearingError(f"hearing {hearing_id} is not recording in this room")
+            session.pause(reason, text, actor=actor)
+        self._state(hearing_id)
+
+    def resume(self, hearing_id: str, actor: str) -> None:
+        with self.lock:
+            self._one_at_a_time(hearing_id)
+            session = self.sessions.get(hearing_id) or self._session(hearing_id, actor)
+            session.resume(actor=actor)
+        self._state(hearing_id)
+
+    def close(self, hearing_id: str, actor: str) -> None:
+        with self.lock:
+            session = self.sessions.pop(hearing_id, None)
+            if session is not None:
+                session.close(actor=actor)
+            else:  # opened but never started here, or paused before a restart
+                from courtbox.agent.hearing import close_hearing
+                self.writer.call(lambda s: close_hearing(s, hearing_id, actor=actor))
+        self.levels.pop(hearing_id, None)
+        self._state(hearing_id)
+
+    def timeline_now(self, hearing_id: str) -> float | None:
+        """Seconds on the hearing's timeline now, while it is recording here."""
+        session = self.sessions.get(hearing_id)
+        if session is None or not session.recording:
+            return None
+        return session.timeline_now() / session.recorder.capture.sample_rate
+
+    def partials(self, hearing_id: str) -> list[dict]:
+        session = self.sessions.get(hearing_id)
+        if session is None or session.recorder is None:
+            return []
+        return [line.as_dict() for line in session.recorder.partial_lines.current()]
+
+    def shutdown(self) -> None:
+        """SIGTERM: end the parts being recorded (their audio closed, hashed and stored),
+        leaving each hearing in its state for the next start."""
+        with self.lock:
+            for hearing_id, session in list(self.sessions.items()):
+                if session.recording:
+                    logger.warning("service stopping: ending the recording part of hearing "
+                                   "%s", hearing_id)
+                    self.writer.call(lambda s, h=hearing_id: s.audit(
+                        "agent", "agent.stop", h))
+                session.stop()
+            self.sessions.clear()
+
+    # -- inside ---------------------------------------------------------------------------
+
+    def _one_at_a_time(self, hearing_id: str) -> None:
+        active = self.active()
+        if active is not None and active != hearing_id:
+            case = self.writer.call(lambda s: s.hearing(active))["case_number"]
+            raise HearingError(f"hearing {case} is recording in this room; pause or close "
+                               "it first")
+
+    def _session(self, hearing_id: str, actor: str) -> HearingSession:
+        session = HearingSession(
+            self.stack, hearing_id, self.seats, self.capture_opener(), actor=actor,
+            on_final=lambda line: self.hub.publish(hearing_id, "final", line=line),
+            on_partial=lambda line: self._partial(hearing_id, line),
+            on_levels=lambda report: self._levels(hearing_id, report))
+        self.sessions[hearing_id] = session
+        return session
+
+    def _state(self, hearing_id: str) -> None:
+        hearing = self.writer.call(lambda s: s.hearing(hearing_id))
+        self.hub.publish(hearing_id, "state", state=hearing["state"],
+                         wall_start=hearing["wall_start"], frozen_at=hearing["frozen_at"])
+
+    def _partial(self, hearing_id: str, line: PartialLine) -> None:
+        self.hub.publish(hearing_id, "partial", line=line.as_dict())
+
+    def _levels(self, hearing_id: str, report: LevelReport) -> None:
+        seats = {s["channel"]: s["id"] for s in self.seats}
+        dead = self.dead.setdefault(hearing_id, set())
+        for alarm in report.alarms:
+            if alarm.kind == "dead_mic":
+                dead.add(seats.get(alarm.channel))
+            elif alarm.kind == "dead_mic_cleared":
+                dead.discard(seats.get(alarm.channel))
+        reading = {
+            "t": report.at_sample,
+            "seats": [{"seat": seats[c], "rms_db": report.rms_db[c],
+                       "peak_db": report.peak_db[c], "clipped": report.clipped[c],
+                       "dead": seats[c] in dead}
+                      for c in sorted(seats) if c < len(report.rms_db)],
+            "alarms": [{"kind": a.kind, "seat": seats.get(a.channel), "message": a.message}
+                       for a in report.alarms],
+        }
+        self.levels[hearing_id] = reading
+        self.hub.publish(hearing_id, "levels", **reading)

@@ -1,0 +1,85 @@
+"""``courtbox run``: the long-running agent that systemd starts.
+
+One asyncio process: the recording stack (store, writer thread, recogniser process), the
+courtroom the clerk drives, the live hub, and the HTTP/WebSocket API under uvicorn. It
+prints ``listening on http://HOST:PORT`` once the API accepts connections.
+
+The API listens on ``api.host``; beyond loopback only once an admin account exists (an
+admin is who creates the clerks' and judges' accounts, so a box without one is not yet
+installed): until then it listens on 127.0.0.1 and says why.
+
+SIGTERM or SIGINT: uvicorn stops accepting requests and closes the live connections, then
+the part being recorded ends (its audio closed, hashed and stored; recognition given a
+short time to catch up), the writer flushes and the store closes. The hearing keeps its
+state, so the clerk resumes it after the restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+
+from courtbox.agent.api import create_app
+from courtbox.agent.config import Config
+from courtbox.agent.courtroom import Courtroom
+from courtbox.agent.live import LiveHub
+from courtbox.agent.stack import RecordingStack
+from courtbox.agent.users import has_admin
+
+logger = logging.getLogger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def serve(config: Config, *, audio: Path | None = None,
+                say: Callable[[str], None] = print) -> None:
+    data_dir = Path(config.storage.data_dir)
+    with RecordingStack(config, data_dir) as stack:
+        host = config.api.host
+        if not is_loopback(host) and not stack.writer.call(has_admin):
+            logger.warning("no admin account yet: listening on 127.0.0.1 only, not %s "
+                           "(courtbox user add NAME --role admin)", host)
+            say(f"no admin account: listening on 127.0.0.1 only, not {host}; create one "
+                "with `courtbox user add NAME --role admin`")
+            host = "127.0.0.1"
+        hub = LiveHub(asyncio.get_running_loop())
+        room = Courtroom(config, stack, hub, audio=audio)
+        app = create_app(data_dir, courtroom=room)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=config.api.port,
+                                               log_level="warning", ws="websockets-sansio",
+                                               timeout_graceful_shutdown=5))
+        stack.writer.call(lambda s: s.audit("agent", "agent.start", None, host=host,
+                                            port=config.api.port))
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            port = server.servers[0].sockets[0].getsockname()[1]
+            say(f"listening on http://{host}:{port}")
+        try:
+            await task
+        finally:
+            await asyncio.to_thread(room.shutdown)
+            stack.writer.call(lambda s: s.audit("agent", "agent.stop", None))
+
+
+def run_service(config: Config, *, audio: Path | None = None,
+                say: Callable[[str], None] = print) -> None:
+    # uvicorn takes SIGINT/SIGTERM while it serves and raises them again when it is done;
+    # by then they must do nothing, so that the shutdown after it runs to its end.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    asyncio.run(serve(config, audio=audio, say=say))
