@@ -2,7 +2,7 @@
 
 The model is assembled once per session into a cache under pytest's base temp directory,
 through the same code courtbox uses (``bundled_model_dir``); every test that loads it loads
-the real Whisper base.
+the real Whisper base. ``RunningAgent`` runs the agent service as a real process.
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from courtbox.agent.demo import sample_dir
@@ -73,3 +76,60 @@ def seats_toml(channels: int) -> str:
     """``[[seats]]`` tables for ``channels`` channels, seat_0 … seat_N, role other."""
     return "".join(f'[[seats]]\nchannel = {c}\nid = "seat_{c}"\nrole = "other"\n\n'
                    for c in range(channels))
+
+
+PASSWORD = "correct horse battery"
+USERS = {"clerk1": "clerk", "judge1": "judge", "tech1": "technician", "admin1": "admin"}
+
+
+class RunningAgent:
+    """``courtbox run`` as systemd starts it: a real process on a loopback port, with one
+    account per role (``USERS``, password ``PASSWORD``) and the sample hearing (or
+    ``audio``) as the room's microphones."""
+
+    def __init__(self, tmp: Path, *, audio: Path | None = None, transcribe: bool = True,
+                 extra_config: str = "") -> None:
+        from courtbox.agent.store import Store
+        from courtbox.agent.users import add_user
+
+        self.data = tmp / "data"
+        self.config = tmp / "agent.toml"
+        self.config.write_text(f'[storage]\ndata_dir = "{self.data}"\n[audio]\n'
+                               f'segment_seconds = 5\n{extra_config}')
+        store = Store.in_dir(self.data)
+        for name, role in USERS.items():
+            add_user(store, name, role, PASSWORD, actor="test")
+        store.close()
+        self.log = tmp / "agent.log"
+        audio = audio or sample_dir() / "hearing.flac"
+        self.proc = subprocess.Popen(
+            [*courtbox_cmd(), "run", "--config", str(self.config), "--port", "0",
+             "--audio", str(audio), *([] if transcribe else ["--no-transcribe"])],
+            stdout=subprocess.PIPE, stderr=self.log.open("w"),
+            text=True)
+        line = self.proc.stdout.readline()
+        if "listening on " not in line:
+            self.proc.kill()
+            raise RuntimeError(f"agent did not start: {line!r}\n{self.log.read_text()}")
+        self.url = line.split("listening on ", 1)[1].strip()
+
+    def client(self, name: str | None = None) -> httpx.Client:
+        """A client logged in as ``name`` (its session token as a bearer), or not."""
+        headers = {"Authorization": f"Bearer {self.token(name)}"} if name else {}
+        return httpx.Client(base_url=self.url, timeout=60, headers=headers)
+
+    def token(self, name: str) -> str:
+        r = httpx.post(self.url + "/api/v1/session", json={"name": name,
+                                                           "password": PASSWORD})
+        r.raise_for_status()
+        return r.json()["token"]
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode

@@ -36,6 +36,7 @@ from fastapi import (
     WebSocketDisconnect,
 )
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from courtbox import __version__
@@ -61,6 +62,10 @@ API = "/api/v1"
 COOKIE = "courtbox_session"
 PAGES = {"/": "live.html", "/login": "login.html", "/clerk": "clerk.html",
          "/judge": "judge.html"}
+
+BEARER = HTTPBearer(auto_error=False, description="The token POST /api/v1/session returns.")
+SESSION_COOKIE = APIKeyCookie(name=COOKIE, auto_error=False,
+                              description="The cookie POST /api/v1/session sets.")
 
 PartialsProvider = Callable[[str], list[dict]]  # hearing id -> its current partial lines
 
@@ -120,8 +125,6 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
                anonymous: str | None = None) -> FastAPI:
     """``anonymous``: the role of a request without a session (``courtbox demo`` serves its
     sample hearing read-only on loopback); None: every request must log in."""
-    app = FastAPI(title="courtbox", version=__version__, openapi_url=f"{API}/openapi.json",
-                  docs_url=f"{API}/docs", redoc_url=None)
     data_dir = Path(data_dir)
     store = Store.in_dir(data_dir)
     lock = threading.Lock()
@@ -130,13 +133,18 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
         partials = courtroom.partials
     own_writer = writer is None
     writer = writer or StoreWriter(Store.in_dir(data_dir))
-    app.state.hub = hub
 
-    @app.on_event("shutdown")
-    def _close() -> None:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
         if own_writer:
             writer.close()
             writer.store.close()
+        store.close()
+
+    app = FastAPI(title="courtbox", version=__version__, openapi_url=f"{API}/openapi.json",
+                  docs_url=f"{API}/docs", redoc_url=None, lifespan=lifespan)
+    app.state.hub = hub
 
     def read(fn):
         with lock:
@@ -169,18 +177,16 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
 
     # -- who is asking --------------------------------------------------------------------
 
-    def current_user(request: Request,
-                     authorization: Annotated[str | None, Header()] = None) -> dict:
-        token = request.cookies.get(COOKIE)
-        if authorization and authorization.lower().startswith("bearer "):
-            token = authorization[7:].strip()
+    def current_user(bearer: HTTPAuthorizationCredentials | None = Depends(BEARER),
+                     cookie: str | None = Depends(SESSION_COOKIE)) -> dict:
+        token = bearer.credentials if bearer is not None else cookie
         user = read(lambda s: users.session_user(s, token)) if token else None
         if user is None:
             if anonymous is not None and not token:
-                return {"name": "anonymous", "role": anonymous}
+                return {"name": "anonymous", "role": anonymous, "token": None}
             raise HTTPException(401, "log in first (POST /api/v1/session)",
                                 headers={"WWW-Authenticate": "Bearer"})
-        return user
+        return {**user, "token": token}
 
     def need(permission: str):
         def check(user: dict = Depends(current_user)) -> dict:
@@ -240,11 +246,9 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
                                       if users.allowed(user["role"], p))}
 
     @app.delete(f"{API}/session", tags=["session"])
-    def log_out(request: Request, response: Response,
-                user: dict = Depends(current_user)) -> dict:
-        token = request.cookies.get(COOKIE)
-        if token:
-            write(lambda s: s.delete_session(users.token_digest(token)))
+    def log_out(response: Response, user: dict = Depends(current_user)) -> dict:
+        if user["token"]:
+            write(lambda s: s.delete_session(users.token_digest(user["token"])))
         response.delete_cookie(COOKIE)
         return {"user": user["name"], "logged_out": True}
 
@@ -471,13 +475,15 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
         user = read(lambda s: users.session_user(s, token)) if token else None
         if user is None and anonymous is not None and not token:
             user = {"name": "anonymous", "role": anonymous}
+        # Accepted, then closed with a code a page can act on (4401: log in again).
+        await websocket.accept()
         if user is None or not users.allowed(user["role"], "read"):
-            await websocket.close(code=4401 if user is None else 4403)
+            await websocket.close(code=4401 if user is None else 4403,
+                                  reason="log in first" if user is None else "not allowed")
             return
         if read(lambda s: s.hearing(hearing_id)) is None:
-            await websocket.close(code=4404)
+            await websocket.close(code=4404, reason=f"no hearing {hearing_id}")
             return
-        await websocket.accept()
         if app.state.hub is None:  # nothing records here (the demo): nothing will come
             app.state.hub = LiveHub(asyncio.get_running_loop())
         hub: LiveHub = app.state.hub

@@ -382,7 +382,9 @@ def record_cmd(config: Config, case_number: str, case_type: str, panel: tuple[st
               "time a hearing starts or resumes (rehearsal and tests).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port of the API, overriding "
               "api.port (0: any free port).")
-def run_cmd(config: Config, audio: Path | None, port: int | None) -> None:
+@click.option("--no-transcribe", is_flag=True, help="Archive only; no speech recognition.")
+def run_cmd(config: Config, audio: Path | None, port: int | None,
+            no_transcribe: bool) -> None:
     """Run the agent: the clerk console (/clerk), the judge view (/judge) and the API
     (/api/v1) over the room's microphones, until SIGTERM.
 
@@ -394,7 +396,8 @@ def run_cmd(config: Config, audio: Path | None, port: int | None) -> None:
 
     if port is not None:
         config.api.port = port
-    run_service(config, audio=audio, say=lambda text: click.echo(text))
+    run_service(config, audio=audio, transcribe=not no_transcribe,
+                say=lambda text: click.echo(text))
 
 
 # -- users -----------------------------------------------------------------------------
@@ -436,7 +439,12 @@ def user_add(config: Config, name: str, role: str, password_stdin: bool) -> None
 @user_group.command("list")
 @config_options(data=True)
 def user_list(config: Config) -> None:
-    """List the accounts."""
+    """List the accounts.
+
+    \b
+    Example:
+        courtbox user list --data-dir /var/lib/courtbox
+    """
     from courtbox.agent.store import Store
 
     store = Store.in_dir(config.storage.data_dir)
@@ -453,7 +461,12 @@ def user_list(config: Config) -> None:
 @click.argument("name")
 def user_disable(config: Config, name: str) -> None:
     """Disable an account and end its sessions (accounts are never deleted: the audit log
-    names them)."""
+    names them).
+
+    \b
+    Example:
+        courtbox user disable zhangsan
+    """
     from courtbox.agent.store import Store
 
     store = Store.in_dir(config.storage.data_dir)

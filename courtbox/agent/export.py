@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -198,10 +199,10 @@ def to_docx(record: HearingRecord) -> bytes:
     table.style = "Table Grid"
     for k, v in header_rows(record):
         cells = table.add_row().cells
-        cells[0].text, cells[1].text = k, v
+        cells[0].text, cells[1].text = k, xml_safe(v)
     doc.add_paragraph()
     for _, text in body(record):
-        doc.add_paragraph(text)
+        doc.add_paragraph(xml_safe(text))
     doc.add_heading("完整性校验值", level=2)
     table = doc.add_table(rows=0, cols=2)
     table.style = "Table Grid"
@@ -211,6 +212,15 @@ def to_docx(record: HearingRecord) -> bytes:
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """Text a DOCX or PDF can hold: control characters (which XML 1.0 forbids) shown as
+    U+FFFD rather than refused, so that no stray byte in one line blocks the export."""
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def cjk_font() -> tuple[str, int]:
@@ -240,7 +250,7 @@ def to_pdf(record: HearingRecord) -> bytes:
     small = ParagraphStyle("small", parent=text, fontSize=8, leading=11)
 
     def grid(rows: list[tuple[str, str]], style: ParagraphStyle) -> Table:
-        table = Table([[Paragraph(escape(k), style), Paragraph(escape(v), style)]
+        table = Table([[Paragraph(escape(k), style), Paragraph(escape(xml_safe(v)), style)]
                        for k, v in rows], colWidths=[40 * mm, 130 * mm])
         table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, "#888888"),
                                    ("VALIGN", (0, 0), (-1, -1), "TOP")]))
@@ -248,13 +258,13 @@ def to_pdf(record: HearingRecord) -> bytes:
 
     story = [Paragraph("庭审笔录", title), Spacer(1, 4 * mm),
              grid(header_rows(record), text), Spacer(1, 5 * mm)]
-    story += [Paragraph(escape(line), text) for _, line in body(record)]
+    story += [Paragraph(escape(xml_safe(line)), text) for _, line in body(record)]
     story += [Spacer(1, 6 * mm), Paragraph("完整性校验值", text),
               grid(integrity_rows(record), small)]
     buf = io.BytesIO()
     h = record.hearing
-    SimpleDocTemplate(buf, pagesize=A4, title=f"庭审笔录 {h['case_number']}",
-                      author=h["court"], leftMargin=20 * mm, rightMargin=20 * mm,
+    SimpleDocTemplate(buf, pagesize=A4, title=xml_safe(f"庭审笔录 {h['case_number']}"),
+                      author=xml_safe(h["court"]), leftMargin=20 * mm, rightMargin=20 * mm,
                       topMargin=18 * mm, bottomMargin=18 * mm).build(story)
     return buf.getvalue()
 

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 EPHEMERAL = {"levels"}  # not kept for replay
 
 
-@dataclass
+@dataclass(eq=False)  # each one is itself: hashed by identity
 class Subscriber:
     hearing_id: str
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=1000))

@@ -44,10 +44,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-async def serve(config: Config, *, audio: Path | None = None,
+async def serve(config: Config, *, audio: Path | None = None, transcribe: bool = True,
                 say: Callable[[str], None] = print) -> None:
     data_dir = Path(config.storage.data_dir)
-    with RecordingStack(config, data_dir) as stack:
+    with RecordingStack(config, data_dir, transcribe=transcribe) as stack:
         host = config.api.host
         if not is_loopback(host) and not stack.writer.call(has_admin):
             logger.warning("no admin account yet: listening on 127.0.0.1 only, not %s "
@@ -76,10 +76,10 @@ async def serve(config: Config, *, audio: Path | None = None,
             stack.writer.call(lambda s: s.audit("agent", "agent.stop", None))
 
 
-def run_service(config: Config, *, audio: Path | None = None,
+def run_service(config: Config, *, audio: Path | None = None, transcribe: bool = True,
                 say: Callable[[str], None] = print) -> None:
     # uvicorn takes SIGINT/SIGTERM while it serves and raises them again when it is done;
     # by then they must do nothing, so that the shutdown after it runs to its end.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
-    asyncio.run(serve(config, audio=audio, say=say))
+    asyncio.run(serve(config, audio=audio, transcribe=transcribe, say=say))

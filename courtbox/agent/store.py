@@ -165,6 +165,7 @@ def search_tokens(text: str) -> str:
     """Text as the full-text index holds it: every Chinese character a word of its own
     (FTS5's unicode61 tokenizer would take a whole run of them as one word), so that a
     search for any run of characters is a phrase query."""
+    text = "".join(c if c.isprintable() else " " for c in text)  # no NUL into MATCH
     return " ".join(_CJK.sub(r" \1 ", text).split())
 
 
@@ -427,8 +428,10 @@ class Store:
         lines written after that row, ``query`` those containing that text."""
         where, params = self._LATEST + " AND t.id > :after", {"h": hearing_id,
                                                               "after": after_id}
-        if query:
+        if query is not None:
             phrase = search_tokens(query).replace('"', '""')
+            if not phrase:
+                return []
             where += (" AND t.id IN (SELECT rowid FROM transcript_fts"
                       " WHERE transcript_fts MATCH :q)")
             params["q"] = f'"{phrase}"'

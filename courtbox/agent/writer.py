@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from typing import TypeVar
 
 from courtbox.agent.store import Store
+from courtbox.errors import CourtboxError
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ class StoreWriter:
                                          "returns")
                         time.sleep(FULL_RETRY_S)
                         continue
-                    logger.exception("store write failed")
+                    if isinstance(e, CourtboxError):  # refused on purpose: the caller says why
+                        logger.info("store write refused: %s", e)
+                    else:
+                        logger.exception("store write failed")
                     future.set_exception(e)
                 break

@@ -49,8 +49,9 @@ function connectLive(hearingId, onEvent, onStatus) {
       if (ev.type !== "levels") last = Math.max(last || 0, ev.seq);
       onEvent(ev);
     };
-    ws.onclose = () => {
+    ws.onclose = (e) => {
       onStatus && onStatus(false);
+      if (e.code === 4401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); return; }
       if (!closed) setTimeout(open, delay = Math.min(delay * 2, 5000));
     };
   }
