@@ -69,6 +69,7 @@ SESSION_COOKIE = APIKeyCookie(name=COOKIE, auto_error=False,
 
 PartialsProvider = Callable[[str], list[dict]]  # hearing id -> its current partial lines
 
+SQLITE_MAX = 2**63 - 1  # SQLite's largest integer
 Text40 = Annotated[str, Field(min_length=1, max_length=40)]
 
 
@@ -105,7 +106,7 @@ class PauseBody(_Body):
 
 class CorrectionBody(_Body):
     text: str = Field(min_length=1, max_length=5000)
-    base_revision: int = Field(ge=0, description="The revision the correction was made on.")
+    base_revision: int = Field(ge=0, le=SQLITE_MAX, description="The revision the correction was made on.")
 
 
 class AnnotationBody(_Body):
@@ -342,9 +343,10 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
 
     @app.get(f"{API}/hearings/{{hearing_id}}/transcript", tags=["transcript"])
     def transcript(hearing_id: str, response: Response,
-                   after: int = Query(0, ge=0, description="Only lines with id > after."),
+                   after: int = Query(0, ge=0, le=SQLITE_MAX,
+                                     description="Only lines with id > after."),
                    limit: int = Query(1000, ge=1, le=10000),
-                   offset: int = Query(0, ge=0),
+                   offset: int = Query(0, ge=0, le=SQLITE_MAX),
                    q: str | None = Query(None, min_length=1, max_length=200,
                                          description="Only lines containing this text."),
                    user: dict = need("read")) -> list[dict]:
@@ -467,7 +469,8 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
     # -- live -----------------------------------------------------------------------------
 
     @app.websocket(f"{API}/hearings/{{hearing_id}}/live")
-    async def live(websocket: WebSocket, hearing_id: str, after: int | None = None) -> None:
+    async def live(websocket: WebSocket, hearing_id: str,
+                   after: int | None = Query(None, ge=0, le=SQLITE_MAX)) -> None:
         """Final and partial lines, corrections, annotations, state changes and level
         meters as JSON events; ``after``: the last ``seq`` seen, to receive what was
         missed."""
