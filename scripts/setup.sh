@@ -9,9 +9,12 @@ cd "$(dirname "$0")/.."
 test=0
 [ "${1:-}" = "--test" ] && test=1
 
-packages=(python3 python3-venv libportaudio2 libsndfile1 alsa-utils)
-# portaudio19-dev builds PyAudio, the optional second capture backend, which tests cover.
-[ "$test" = 1 ] && packages+=(sox portaudio19-dev)
+# fonts-wqy-zenhei: the CJK TrueType font the PDF export embeds.
+packages=(python3 python3-venv libportaudio2 libsndfile1 alsa-utils fonts-wqy-zenhei)
+# portaudio19-dev builds PyAudio, the optional second capture backend, which tests cover;
+# chromium runs the browser tests (Playwright drives it; no browser download);
+# poppler-utils renders exported PDFs to PNG.
+[ "$test" = 1 ] && packages+=(sox portaudio19-dev chromium poppler-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
