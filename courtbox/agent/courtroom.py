@@ -136,7 +136,8 @@ class Courtroom:
     def _session(self, hearing_id: str, actor: str) -> HearingSession:
         session = HearingSession(
             self.stack, hearing_id, self.seats, self.capture_opener(), actor=actor,
-            on_final=lambda line: self.hub.publish(hearing_id, "final", line=line),
+            on_final=lambda line: self.hub.publish(
+                hearing_id, "final", line={"revision": 0, "author": "asr", **line}),
             on_partial=lambda line: self._partial(hearing_id, line),
             on_levels=lambda report: self._levels(hearing_id, report))
         self.sessions[hearing_id] = session

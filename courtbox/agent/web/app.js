@@ -18,7 +18,9 @@ async function api(method, path, body) {
   const data = r.headers.get("content-type")?.includes("json") ? await r.json() : null;
   if (!r.ok) {
     const d = data && data.detail;
-    throw new Error(typeof d === "string" ? d : JSON.stringify(d || r.statusText));
+    // 422: FastAPI lists each invalid field with its location and reason
+    const why = Array.isArray(d) ? d.map(e => `${e.loc.slice(1).join(".")}: ${e.msg}`).join("；") : d;
+    throw new Error(why || r.statusText);
   }
   return data;
 }
