@@ -88,25 +88,28 @@ class RunningAgent:
     ``audio``) as the room's microphones."""
 
     def __init__(self, tmp: Path, *, audio: Path | None = None, transcribe: bool = True,
-                 extra_config: str = "") -> None:
+                 extra_config: str = "", data: Path | None = None) -> None:
+        """``data``: the data dir of an agent that ran before (a restart): its accounts
+        and hearings are kept."""
         from courtbox.agent.store import Store
         from courtbox.agent.users import add_user
 
-        self.data = tmp / "data"
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.data = data or tmp / "data"
         self.config = tmp / "agent.toml"
         self.config.write_text(f'[storage]\ndata_dir = "{self.data}"\n[audio]\n'
                                f'segment_seconds = 5\n{extra_config}')
-        store = Store.in_dir(self.data)
-        for name, role in USERS.items():
-            add_user(store, name, role, PASSWORD, actor="test")
-        store.close()
+        if data is None:
+            store = Store.in_dir(self.data)
+            for name, role in USERS.items():
+                add_user(store, name, role, PASSWORD, actor="test")
+            store.close()
         self.log = tmp / "agent.log"
         audio = audio or sample_dir() / "hearing.flac"
         self.proc = subprocess.Popen(
             [*courtbox_cmd(), "run", "--config", str(self.config), "--port", "0",
              "--audio", str(audio), *([] if transcribe else ["--no-transcribe"])],
-            stdout=subprocess.PIPE, stderr=self.log.open("w"),
-            text=True)
+            stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True)
         line = self.proc.stdout.readline()
         if "listening on " not in line:
             self.proc.kill()

@@ -79,7 +79,7 @@ def test_clerk_and_judge_run_a_hearing_in_the_browser(tmp_path: Path, cache_dir:
 
             # The clerk corrects the first line in place; the judge sees the correction.
             first.locator(".text").click()
-            corrected = "累计退出房源3000套" if machine != "累计退出房源3000套" else "累计退出房源三千套"
+            corrected = f"{machine}（经核对）"
             clerk.fill("#lines input.edit", corrected)
             clerk.press("#lines input.edit", "Enter")
             fixed = clerk.locator(f'{FINAL}[data-utterance="{utterance}"]')

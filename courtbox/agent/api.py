@@ -23,6 +23,7 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import (
     Depends,
@@ -106,7 +107,8 @@ class PauseBody(_Body):
 
 class CorrectionBody(_Body):
     text: str = Field(min_length=1, max_length=5000)
-    base_revision: int = Field(ge=0, le=SQLITE_MAX, description="The revision the correction was made on.")
+    base_revision: int = Field(ge=0, le=SQLITE_MAX,
+                               description="The revision the correction was made on.")
 
 
 class AnnotationBody(_Body):
@@ -462,7 +464,6 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
         record = read(lambda s: export.load_record(s, hearing_id))
         data = export.render(record, format)
         name = export.file_name(record, format)
-        from urllib.parse import quote
         return Response(data, media_type=export.MEDIA_TYPES[format], headers={
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
 

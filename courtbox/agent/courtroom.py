@@ -16,11 +16,12 @@ import threading
 from pathlib import Path
 
 from courtbox.agent.config import Config
-from courtbox.agent.hearing import HearingInfo, open_hearing
+from courtbox.agent.hearing import HearingInfo, close_hearing, open_hearing
 from courtbox.agent.live import LiveHub
 from courtbox.agent.record import capture_factory
 from courtbox.agent.session import HearingSession
 from courtbox.agent.stack import RecordingStack
+from courtbox.audio.capture import FileCapture
 from courtbox.audio.levels import LevelReport
 from courtbox.errors import HearingError
 from courtbox.transcribe.stream import PartialLine
@@ -60,7 +61,6 @@ class Courtroom:
     def open(self, info: HearingInfo, actor: str) -> str:
         rate = self.config.audio.sample_rate
         if self.audio is not None:
-            from courtbox.audio.capture import FileCapture
             rate = FileCapture(self.audio).sample_rate
         return self.writer.call(lambda s: open_hearing(s, self.config, info, actor=actor,
                                                        sample_rate=rate, seats=self.seats))
@@ -92,8 +92,7 @@ class Courtroom:
             session = self.sessions.pop(hearing_id, None)
             if session is not None:
                 session.close(actor=actor)
-            else:  # opened but never started here, or paused before a restart
-                from courtbox.agent.hearing import close_hearing
+            else:  # opened but never started here, or left by the service before a restart
                 self.writer.call(lambda s: close_hearing(s, hearing_id, actor=actor))
         self.levels.pop(hearing_id, None)
         self._state(hearing_id)
