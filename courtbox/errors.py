@@ -52,3 +52,8 @@ class TranscriptError(CourtboxError):
 
 class ExportError(CourtboxError):
     """A hearing cannot be exported in the asked format."""
+
+
+class SyncError(CourtboxError):
+    """A sync request the box or the collector refuses (an ack beyond the box's last
+    entry, a box whose identity does not match the pinned one)."""

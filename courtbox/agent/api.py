@@ -55,9 +55,13 @@ from courtbox.errors import (
     CourtboxError,
     HearingError,
     StoreError,
+    SyncError,
     TranscriptError,
 )
+from courtbox.hardware.clock import clock_synchronized
 from courtbox.hardware.disk import disk_status
+from courtbox.sync.identity import Identity
+from courtbox.sync.server import sync_lag, sync_router
 
 API = "/api/v1"
 COOKIE = "courtbox_session"
@@ -125,9 +129,10 @@ def _page(name: str) -> str:
 def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
                courtroom: Courtroom | None = None, hub: LiveHub | None = None,
                partials: PartialsProvider | None = None,
-               anonymous: str | None = None) -> FastAPI:
+               anonymous: str | None = None, identity: Identity | None = None) -> FastAPI:
     """``anonymous``: the role of a request without a session (``courtbox demo`` serves its
-    sample hearing read-only on loopback); None: every request must log in."""
+    sample hearing read-only on loopback); None: every request must log in.
+    ``identity``: the box's, to serve the sync API for the court's collectors."""
     data_dir = Path(data_dir)
     store = Store.in_dir(data_dir)
     lock = threading.Lock()
@@ -168,6 +173,7 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
     app.add_exception_handler(AuthError, _error(422))
     app.add_exception_handler(AudioError, _error(503))
     app.add_exception_handler(StoreError, _error(409))
+    app.add_exception_handler(SyncError, _error(409))
     app.add_exception_handler(export.ExportError, _error(422))
 
     @app.exception_handler(TranscriptError)
@@ -268,22 +274,35 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
 
     # -- health ---------------------------------------------------------------------------
 
-    @app.get(f"{API}/health", tags=["health"])
-    def health(user: dict = need("health")) -> dict:
+    def box_health() -> dict:
+        """The box's state: for the technician, and the heartbeat the centre records."""
         out = {"status": "ok", "version": __version__,
                "database": read(lambda s: s.db.conn.execute("PRAGMA quick_check"
-                                                            ).fetchone()[0])}
+                                                            ).fetchone()[0]),
+               "clock_synced": clock_synchronized()}
+        out["sync"] = read(sync_lag)
         if courtroom is not None:
             c = courtroom.config
             disk = disk_status(data_dir, channels=c.channels, sample_rate=c.audio.sample_rate,
                                reserve_bytes=c.storage.reserve_mb << 20)
             out["disk"] = {"free_bytes": disk.free_bytes,
                            "hours_left": round(disk.hours_left, 1)}
-            out["recording"] = courtroom.active()
+            active = courtroom.active()
+            out["recording"] = active is not None
+            out["open_hearing"] = active
+            out["dead_mics"] = sorted(courtroom.dead.get(active, set())) if active else []
             rec = courtroom.stack.recognizer
             if rec is not None:
                 out["recognizer"] = rec.metrics().__dict__
         return out
+
+    @app.get(f"{API}/health", tags=["health"])
+    def health(user: dict = need("health")) -> dict:
+        return box_health()
+
+    if identity is not None:
+        app.include_router(sync_router(read=read, write=write, identity=identity,
+                                       data_dir=data_dir, health=box_health))
 
     # -- hearings -------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 from functools import wraps
 from pathlib import Path
@@ -478,6 +479,222 @@ def user_disable(config: Config, name: str) -> None:
     finally:
         store.close()
     click.echo(f"disabled {name}")
+
+
+# -- identity and sync ------------------------------------------------------------------
+
+@cli.command("identity")
+@config_options(data=True)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def identity_cmd(config: Config, as_json: bool) -> None:
+    """Print the box id and its signing key's fingerprint (created on first use).
+
+    \b
+    Example:
+        courtbox identity --data-dir /var/lib/courtbox
+    """
+    from courtbox.sync.identity import load_identity
+
+    ident = load_identity(config.storage.data_dir)
+    if as_json:
+        click.echo(json.dumps(ident.public()))
+    else:
+        click.echo(f"box id       {ident.box_id}\nalgorithm    {ident.signer.algorithm}\n"
+                   f"fingerprint  {ident.fingerprint}")
+
+
+@cli.group("sync")
+def sync_group() -> None:
+    """Sync to the court network: enrol the collectors that pull this box."""
+
+
+@sync_group.command("enroll")
+@config_options(data=True)
+@click.argument("name")
+@click.option("--url", help="How the collector reaches this box (default: from api.host "
+              "and api.port).")
+def sync_enroll(config: Config, name: str, url: str | None) -> None:
+    """Issue a token for collector NAME (a new one replaces the old) and print the
+    command that adds this box at the centre, with the key fingerprint to pin.
+
+    \b
+    Example:
+        courtbox sync enroll central-1 --url http://10.1.2.3:8750
+    """
+    from courtbox.agent.store import Store
+    from courtbox.sync.server import enroll
+
+    store = Store.in_dir(config.storage.data_dir)
+    try:
+        token = enroll(store, name, actor=f"cli:{os.environ.get('USER', '?')}")
+        fingerprint = store.identity.fingerprint
+    finally:
+        store.close()
+    url = url or f"http://{config.api.host}:{config.api.port}"
+    click.echo(f"collector {name} enrolled; at the centre run:\n"
+               f"  courtbox central add-box {url} --token {token} "
+               f"--fingerprint {fingerprint}")
+
+
+@sync_group.command("release")
+@config_options(data=True)
+@click.option("--dry-run", is_flag=True, help="Only list what would be released.")
+def sync_release(config: Config, dry_run: bool) -> None:
+    """Release (delete) the audio files the centre has acknowledged, whose hearing is
+    closed and whose sync.retention_days have passed; the agent does this every 10 min.
+
+    \b
+    Example:
+        courtbox sync release --dry-run
+    """
+    from courtbox.agent.store import Store
+    from courtbox.sync.retention import releasable, release
+
+    store = Store.in_dir(config.storage.data_dir)
+    try:
+        if dry_run:
+            segments = releasable(store, config.sync.retention_days)
+        else:
+            segments = release(store, config.storage.data_dir, config.sync.retention_days,
+                               actor=f"cli:{os.environ.get('USER', '?')}")
+    finally:
+        store.close()
+    for seg in segments:
+        click.echo(seg["path"])
+    click.echo(f"{'would release' if dry_run else 'released'} {len(segments)} segment(s)")
+
+
+@cli.group("central")
+def central_group() -> None:
+    """The court's collector: pulls, verifies and keeps every box's records."""
+
+
+def _central_store(data_dir: Path):
+    from courtbox.sync.central import CentralStore
+
+    try:
+        return CentralStore(data_dir)
+    except (OSError, sqlite3.Error) as e:
+        _fail(CourtboxError(f"cannot open the collector's store in {data_dir}: {e}"))
+
+
+@central_group.command("add-box")
+@click.argument("url")
+@click.option("--token", required=True, help="The token `courtbox sync enroll` printed.")
+@click.option("--fingerprint", required=True, help="The box's key fingerprint to pin.")
+@click.option("--data-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The collector's data directory.")
+def central_add_box(url: str, token: str, fingerprint: str, data_dir: Path) -> None:
+    """Add (or update) a box the collector pulls, pinning its key fingerprint.
+
+    \b
+    Example:
+        courtbox central add-box http://10.1.2.3:8750 --token T --fingerprint SHA256:x \\
+            --data-dir /var/lib/courtbox-central
+    """
+    if not url.startswith(("http://", "https://")):
+        _fail(CourtboxError(f"box url {url!r} must start with http:// or https://"))
+    if not fingerprint.startswith("SHA256:"):
+        _fail(CourtboxError(f"fingerprint {fingerprint!r} must look like SHA256:..."))
+    store = _central_store(data_dir)
+    try:
+        store.add_box(url, token, fingerprint)
+    finally:
+        store.close()
+    click.echo(f"added {url}")
+
+
+@central_group.command("run")
+@click.option("--data-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The collector's data directory.")
+@click.option("--interval", default=10.0, type=click.FloatRange(min=0.1),
+              help="Seconds between rounds over all boxes.")
+@click.option("--concurrency", default=8, type=click.IntRange(1, 256),
+              help="Boxes pulled at the same time.")
+@click.option("--once", is_flag=True, help="One round over every box (until each has "
+              "nothing more to give), then exit.")
+@click.option("--discover", is_flag=True, help="Also browse mDNS for _courtbox._tcp boxes "
+              "and follow the address changes of boxes already added.")
+def central_run(data_dir: Path, interval: float, concurrency: int, once: bool,
+                discover: bool) -> None:
+    """Pull every box: verify each record, chain link, signature and audio file, store it
+    once, then acknowledge.
+
+    \b
+    Example:
+        courtbox central run --data-dir /var/lib/courtbox-central
+    """
+    import asyncio
+
+    from courtbox.sync.central import Collector
+
+    store = _central_store(data_dir)
+    browser = None
+    try:
+        if discover:
+            from courtbox.sync.discovery import BoxBrowser
+            browser = BoxBrowser(store)
+        collector = Collector(store, concurrency=concurrency)
+        try:
+            reports = asyncio.run(collector.pull_all() if once
+                                  else collector.run(interval))
+        except KeyboardInterrupt:
+            reports = None
+        for r in reports or []:
+            state = f"error: {r.error}" if r.error else "ok"
+            click.echo(f"{r.url} {r.box_id or '?'}: {r.records} records, {r.blobs} blobs "
+                       f"({r.bytes} bytes), {len(r.quarantined)} quarantined; {state}")
+    finally:
+        if browser is not None:
+            browser.close()
+        store.close()
+    if reports and any(r.quarantined or r.error for r in reports):
+        sys.exit(EXIT_ERROR)
+
+
+@central_group.command("status")
+@click.option("--data-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The collector's data directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def central_status(data_dir: Path, as_json: bool) -> None:
+    """Every box: its last heartbeat (recording, open hearing, disk hours, dead mics,
+    clock, sync lag, version), what the centre holds, and anything quarantined.
+
+    \b
+    Example:
+        courtbox central status --data-dir /var/lib/courtbox-central --json
+    """
+    from courtbox.sync.central import status
+
+    store = _central_store(data_dir)
+    try:
+        boxes, quarantined = status(store), store.quarantined()
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"boxes": boxes, "quarantine": quarantined},
+                              ensure_ascii=False, indent=2))
+        return
+    for b in boxes:
+        hb = b["heartbeat"] or {}
+        sync = hb.get("sync", {})
+        click.echo(f"{b['url']}  {b['box_id'] or '(not yet reached)'}\n"
+                   f"  held: {b['records']} records, {b['blobs']} audio files "
+                   f"({b['blob_bytes']} bytes), cursor {b['cursor']}; last pull "
+                   f"{b['last_pull'] or 'never'}\n"
+                   f"  box: version {hb.get('version', '?')}, recording "
+                   f"{hb.get('recording', '?')}, open hearing {hb.get('open_hearing')}, "
+                   f"disk {hb.get('disk', {}).get('hours_left', '?')} h, dead mics "
+                   f"{hb.get('dead_mics', [])}, clock synced {hb.get('clock_synced')}, "
+                   f"lag {sync.get('lag_records', '?')} records / "
+                   f"{sync.get('lag_bytes', '?')} bytes")
+        if b["blocked"]:
+            click.echo(f"  BLOCKED at {b['blocked']}")
+        if b["last_error"]:
+            click.echo(f"  last error: {b['last_error']}")
+    for q in quarantined:
+        click.echo(f"QUARANTINED box {q['box_id']} hearing {q['hearing_id']} seq {q['seq']} "
+                   f"{q['kind']} {q['record_id']}: {q['reason']}")
 
 
 # -- export ----------------------------------------------------------------------------

@@ -185,6 +185,15 @@ class ApiSection(_Section):
     port: int = Field(8750, ge=0, le=65535, description="TCP port of the HTTP API (0: any).")
 
 
+class SyncSection(_Section):
+    advertise: bool = Field(True, description="Announce the box over mDNS as "
+                            "_courtbox._tcp (box id, court, room, key fingerprint).")
+    retention_days: float = Field(
+        90.0, ge=0, le=36500, description="Days an audio segment stays on the box after "
+        "the centre acknowledged it (never while its hearing is open; never before the "
+        "acknowledgement).")
+
+
 class Config(_Section):
     court: CourtSection = Field(default_factory=CourtSection)
     storage: StorageSection = Field(default_factory=StorageSection)
@@ -193,6 +202,7 @@ class Config(_Section):
     model: ModelSection = Field(default_factory=ModelSection)
     vad: VadSection = Field(default_factory=VadSection)
     api: ApiSection = Field(default_factory=ApiSection)
+    sync: SyncSection = Field(default_factory=SyncSection)
 
     _source: str = PrivateAttr("(defaults)")
 

@@ -57,23 +57,68 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
             host = "127.0.0.1"
         hub = LiveHub(asyncio.get_running_loop())
         room = Courtroom(config, stack, hub, audio=audio)
-        app = create_app(data_dir, courtroom=room)
+        app = create_app(data_dir, courtroom=room, identity=stack.store.identity)
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=config.api.port,
                                                log_level="warning", ws="websockets-sansio",
                                                timeout_graceful_shutdown=5))
         stack.writer.call(lambda s: s.audit("agent", "agent.start", None, host=host,
                                             port=config.api.port))
         task = asyncio.create_task(server.serve())
+        keeper = asyncio.create_task(housekeeping(config, stack))
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
+        advertiser = None
         if server.started:
             port = server.servers[0].sockets[0].getsockname()[1]
+            if config.sync.advertise:
+                advertiser = await asyncio.to_thread(advertise, config, stack, host, port)
             say(f"listening on http://{host}:{port}")
         try:
             await task
         finally:
+            keeper.cancel()
+            if advertiser is not None:
+                await asyncio.to_thread(advertiser.close)
             await asyncio.to_thread(room.shutdown)
             stack.writer.call(lambda s: s.audit("agent", "agent.stop", None))
+
+
+RETENTION_CHECK_S = 600.0
+
+
+async def housekeeping(config: Config, stack: RecordingStack) -> None:
+    """Every ``RETENTION_CHECK_S``: release the audio the centre has acknowledged and whose
+    retention has passed; alarm when the disk is full and nothing may go."""
+    from courtbox.sync.retention import pressure_alarm, release
+    from courtbox.sync.server import sync_lag
+
+    data_dir = Path(config.storage.data_dir)
+    while True:
+        await asyncio.sleep(RETENTION_CHECK_S)
+        try:
+            released = await asyncio.to_thread(stack.writer.call, lambda s: release(
+                s, data_dir, config.sync.retention_days))
+            disk = stack.disk(config.channels, config.audio.sample_rate)
+            if not released and disk.full:
+                def alarm(s) -> None:
+                    pressure_alarm(s, full=True, unacked_bytes=sync_lag(s)["lag_bytes"])
+
+                await asyncio.to_thread(stack.writer.call, alarm)
+        except Exception:  # noqa: BLE001 - housekeeping must not stop the agent
+            logger.exception("retention check failed")
+
+
+def advertise(config: Config, stack: RecordingStack, host: str, port: int):
+    """The mDNS announcement, or None (logged) where the network refuses it: discovery is
+    a convenience, never a reason not to record."""
+    from courtbox.sync.discovery import Advertiser
+
+    try:
+        return Advertiser(stack.store.identity, court=config.court.court,
+                          room=config.court.room, host=host, port=port)
+    except Exception as e:  # noqa: BLE001 - zeroconf raises its own kinds; logged
+        logger.warning("cannot announce the box over mDNS: %s", e)
+        return None
 
 
 def run_service(config: Config, *, audio: Path | None = None, transcribe: bool = True,

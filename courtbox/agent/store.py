@@ -32,6 +32,7 @@ from typing import Any
 import sqlite_utils
 
 from courtbox.errors import StoreError
+from courtbox.sync.identity import Identity, load_identity
 
 logger = logging.getLogger(__name__)
 
@@ -207,8 +208,37 @@ def _m2_service(db: sqlite_utils.Database) -> None:
                    [row_id, search_tokens(text)])
 
 
+def _m3_sync(db: sqlite_utils.Database) -> None:
+    """Signed outbox entries, the collectors enrolled to pull them and what they have
+    acknowledged, and the audio segments released from the box after that."""
+    db.execute("ALTER TABLE outbox ADD COLUMN signature TEXT")
+    db.execute("""
+        CREATE TABLE collectors (
+            name TEXT PRIMARY KEY,
+            token_sha256 TEXT NOT NULL UNIQUE,
+            acked_seq INTEGER NOT NULL DEFAULT 0,
+            last_seen TEXT,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE blob_acks (
+            sha256 TEXT NOT NULL,
+            collector TEXT NOT NULL REFERENCES collectors(name),
+            acked_at TEXT NOT NULL,
+            PRIMARY KEY (sha256, collector)
+        )""")
+    db.execute("""
+        CREATE TABLE released_segments (
+            segment_id TEXT PRIMARY KEY REFERENCES audio_segments(id),
+            sha256 TEXT NOT NULL,
+            released_at TEXT NOT NULL
+        )""")
+
+
 # Append only: a released migration is never edited, a new one is added after it.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_service]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_service,
+                                                             _m3_sync]
 
 
 @dataclass(frozen=True)
@@ -220,13 +250,20 @@ class OutboxEntry:
     body: str
     sha256: str
     prev_sha256: str | None
+    signature: str | None = None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
 
 
 class Store:
     """One connection to the box's database, migrated to the current schema on open."""
 
-    def __init__(self, path: Path | str, *, migrate: bool = True) -> None:
+    def __init__(self, path: Path | str, *, migrate: bool = True,
+                 identity: Identity | None = None) -> None:
+        """``identity``: the box's, whose key signs every outbox entry written here."""
         self.path = Path(path)
+        self.identity = identity
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
@@ -251,6 +288,9 @@ class Store:
 
     @classmethod
     def in_dir(cls, data_dir: Path | str, **kwargs: Any) -> Store:
+        """The box's database in ``data_dir``, signing with the box's identity (created
+        there on first use)."""
+        kwargs.setdefault("identity", load_identity(data_dir))
         return cls(Path(data_dir) / DB_NAME, **kwargs)
 
     def close(self) -> None:
@@ -309,10 +349,12 @@ class Store:
         prev = row[0] if row else None
         body = canonical_json({"kind": kind, "id": record_id, "prev_sha256": prev,
                                "record": record})
+        digest = sha256_text(body)
+        signature = self.identity.sign_text(digest) if self.identity else None
         cur = self.db.execute(
             "INSERT INTO outbox (hearing_id, kind, record_id, body, sha256, prev_sha256,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [hearing_id, kind, record_id, body, sha256_text(body), prev, utc_now()])
+            " created_at, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [hearing_id, kind, record_id, body, digest, prev, utc_now(), signature])
         return cur.lastrowid
 
     def _record(self, table: str, kind: str, row: dict, record_id: str,
@@ -325,9 +367,12 @@ class Store:
 
     def outbox(self, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
         rows = self.db.execute(
-            "SELECT seq, hearing_id, kind, record_id, body, sha256, prev_sha256 FROM outbox"
-            " WHERE seq > ? ORDER BY seq LIMIT ?", [after, limit]).fetchall()
+            "SELECT seq, hearing_id, kind, record_id, body, sha256, prev_sha256, signature"
+            " FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", [after, limit]).fetchall()
         return [OutboxEntry(*r) for r in rows]
+
+    def last_seq(self) -> int:
+        return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0]
 
     # -- records --------------------------------------------------------------------------
 
