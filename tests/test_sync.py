@@ -332,3 +332,79 @@ def test_retention_releases_only_acknowledged_audio_of_closed_hearings(boxes,
     verify = cli("verify", "--json", "--config", str(agent.config)).stdout
     report = {h["hearing_id"]: h for h in json.loads(verify)["hearings"]}
     assert report[closed]["ok"] and report[closed]["released"] == len(closed_segments)
+
+
+def test_a_box_killed_mid_serve_and_a_cut_connection_lose_nothing(boxes,
+                                                                  tmp_path: Path) -> None:
+    agent = boxes[0]
+    central = tmp_path / "central"
+    record_hearing(agent, "cut", seconds=8)
+    proxy = SlowProxy(agent.url, rate=60_000)
+    try:
+        enroll(agent, central, url=proxy.url)
+        run = subprocess.Popen([*courtbox_cmd(), "central", "run", "--once", "--data-dir",
+                                str(central)], stdout=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size > 20_000
+                      for p in (central / "blobs").glob("*/*.part")):
+            assert time.monotonic() < deadline and run.poll() is None
+            time.sleep(0.02)
+        agent.proc.send_signal(signal.SIGKILL)  # the box dies in the middle of a blob
+        out, _ = run.communicate(timeout=120)
+        assert run.returncode == 1 and "error" in out  # reported, nothing half-stored
+        restarted = RunningAgent(tmp_path / "again", transcribe=False, data=agent.data,
+                                 extra_config="[sync]\nadvertise = false\n")
+        try:
+            proxy.target = tuple(restarted.url.removeprefix("http://").rsplit(":", 1))
+            proxy.target = (proxy.target[0], int(proxy.target[1]))
+            cli("central", "run", "--once", "--data-dir", str(central))
+            entries = box_read(restarted, lambda s: s.outbox(0, 100000))
+            held = central_read(central, "SELECT seq, sha256 FROM records ORDER BY seq")
+            assert held == [(e.seq, e.sha256) for e in entries]
+            for seg in box_read(restarted, lambda s: [x for h in s.hearings()
+                                                      for x in s.segments(h["id"])]):
+                (path,) = central_read(central, "SELECT path FROM blobs WHERE sha256 = ?",
+                                       [seg["sha256"]])[0]
+                assert Path(path).read_bytes() == (agent.data / seg["path"]).read_bytes()
+        finally:
+            restarted.stop()
+    finally:
+        proxy.close()
+
+
+def test_discovery_finds_boxes_and_ignores_a_rogue_responder(tmp_path: Path,
+                                                             cache_dir: Path) -> None:
+    """Real mDNS on loopback: the agent announces itself; the collector's browser records
+    it, follows a box it knows to its announced address, and does not follow an announcer
+    that uses the box's id with another key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from courtbox.sync.discovery import Advertiser, BoxBrowser
+    from courtbox.sync.identity import Ed25519Signer, Identity
+
+    agent = RunningAgent(tmp_path / "box", transcribe=False)  # sync.advertise: default on
+    store = CentralStore(tmp_path / "central")
+    rogue = None
+    try:
+        ident = box_read(agent, lambda s: s.identity)
+        store.add_box("http://127.0.0.1:1", "token", ident.fingerprint)  # an old address
+        store.update_box("http://127.0.0.1:1", box_id=ident.box_id)
+        impostor = Identity(ident.box_id, Ed25519Signer(Ed25519PrivateKey.generate()))
+        rogue = Advertiser(impostor, court="示例人民法院", room="第一科技法庭",
+                           host="127.0.0.1", port=9)
+        browser = BoxBrowser(store, interfaces=["127.0.0.1"])
+        deadline = time.monotonic() + 20
+        while store.boxes()[0]["url"] != agent.url:
+            assert time.monotonic() < deadline, store.boxes()
+            time.sleep(0.2)
+        time.sleep(2)  # the rogue's announcement has had its chance too
+        assert store.boxes()[0]["url"] == agent.url
+        browser.close()
+        (found,) = store.conn.execute("SELECT box_id, court, room FROM discovered"
+                                      ).fetchall()
+        assert found == (ident.box_id, "示例人民法院", "第一科技法庭")
+    finally:
+        if rogue is not None:
+            rogue.close()
+        store.close()
+        agent.stop()
