@@ -50,6 +50,11 @@ OPERATIONS = {
     ("POST", "/api/v1/hearings/{hearing_id}/annotations"): "annotate",
     ("GET", "/api/v1/hearings/{hearing_id}/audio"): "read",
     ("GET", "/api/v1/hearings/{hearing_id}/export"): "read",
+    # the court's collectors, with the token `courtbox sync enroll` issued (tests/test_sync)
+    ("GET", "/api/v1/sync/identity"): None,
+    ("GET", "/api/v1/sync/changes"): "collector",
+    ("GET", "/api/v1/sync/blobs/{sha256}"): "collector",
+    ("POST", "/api/v1/sync/ack"): "collector",
 }
 HEARING = {"case_number": "(2026)京0105民初7号", "case_type": "民事", "title": "买卖合同纠纷",
            "panel": ["张法官"], "clerk": "李书记", "parties": ["北京甲公司", "王某"],
@@ -91,7 +96,8 @@ def _add_machine_line(agent: RunningAgent, hearing_id: str) -> None:
 
 
 def _concrete(path: str, hearing_id: str) -> str:
-    return path.replace("{hearing_id}", hearing_id).replace("{utterance_id}", "u1")
+    return (path.replace("{hearing_id}", hearing_id).replace("{utterance_id}", "u1")
+            .replace("{sha256}", "0" * 64))
 
 
 def test_every_operation_has_a_declared_permission(agent: RunningAgent) -> None:
@@ -117,6 +123,9 @@ def test_no_session_is_401_and_the_wrong_role_is_403(agent: RunningAgent) -> Non
             assert r.json()["detail"]
             for name, role in USERS.items():
                 r = clients[name].request(method, url, json={})
+                if permission == "collector":  # no user's session is a collector's token
+                    assert r.status_code == 401, (method, path, role, r.text)
+                    continue
                 allowed = permission == "any" or role in PERMISSIONS[permission]
                 if allowed:
                     assert r.status_code not in (401, 403), (method, path, role, r.text)

@@ -220,19 +220,34 @@ def test_an_altered_row_is_quarantined(boxes, tmp_path: Path) -> None:
     assert "body does not match its sha256" in q["reason"]
 
 
+def collector_inside_a_download(central: Path) -> subprocess.Popen:
+    """``courtbox central run --once``, returned once it has 20 kB of an audio file."""
+    run = subprocess.Popen([*courtbox_cmd(), "central", "run", "--once", "--data-dir",
+                            str(central)], stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size > 20_000 for p in (central / "blobs").glob("*/*.part")):
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.02)
+    return run
+
+
 class SlowProxy:
     """A TCP proxy on loopback that passes the box's answers on at ``rate`` bytes/s, and
     logs what the collector asked for."""
 
     def __init__(self, target: str, rate: int) -> None:
         import socket
-        host, port = target.removeprefix("http://").split(":")
-        self.target = (host, int(port))
+        self.retarget(target)
         self.rate = rate
         self.requests: list[bytes] = []
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         threading.Thread(target=self._serve, daemon=True).start()
+
+    def retarget(self, url: str) -> None:
+        """Pass new connections on to ``url`` (the box restarted on another port)."""
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        self.target = (host, int(port))
 
     def _serve(self) -> None:
         import socket
@@ -275,13 +290,7 @@ def test_a_collector_killed_mid_download_resumes_it(boxes, tmp_path: Path) -> No
     proxy = SlowProxy(agent.url, rate=60_000)
     try:
         enroll(agent, central, url=proxy.url)
-        run = subprocess.Popen([*courtbox_cmd(), "central", "run", "--once", "--data-dir",
-                                str(central)], stdout=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        while not any(p.stat().st_size > 20_000
-                      for p in (central / "blobs").glob("*/*.part")):
-            assert time.monotonic() < deadline and run.poll() is None
-            time.sleep(0.02)
+        run = collector_inside_a_download(central)
         run.send_signal(signal.SIGKILL)
         run.wait()
         part = next((central / "blobs").glob("*/*.part"))
@@ -342,21 +351,14 @@ def test_a_box_killed_mid_serve_and_a_cut_connection_lose_nothing(boxes,
     proxy = SlowProxy(agent.url, rate=60_000)
     try:
         enroll(agent, central, url=proxy.url)
-        run = subprocess.Popen([*courtbox_cmd(), "central", "run", "--once", "--data-dir",
-                                str(central)], stdout=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        while not any(p.stat().st_size > 20_000
-                      for p in (central / "blobs").glob("*/*.part")):
-            assert time.monotonic() < deadline and run.poll() is None
-            time.sleep(0.02)
+        run = collector_inside_a_download(central)
         agent.proc.send_signal(signal.SIGKILL)  # the box dies in the middle of a blob
         out, _ = run.communicate(timeout=120)
         assert run.returncode == 1 and "error" in out  # reported, nothing half-stored
         restarted = RunningAgent(tmp_path / "again", transcribe=False, data=agent.data,
                                  extra_config="[sync]\nadvertise = false\n")
         try:
-            proxy.target = tuple(restarted.url.removeprefix("http://").rsplit(":", 1))
-            proxy.target = (proxy.target[0], int(proxy.target[1]))
+            proxy.retarget(restarted.url)
             cli("central", "run", "--once", "--data-dir", str(central))
             entries = box_read(restarted, lambda s: s.outbox(0, 100000))
             held = central_read(central, "SELECT seq, sha256 FROM records ORDER BY seq")
@@ -408,3 +410,27 @@ def test_discovery_finds_boxes_and_ignores_a_rogue_responder(tmp_path: Path,
             rogue.close()
         store.close()
         agent.stop()
+
+
+def test_disk_pressure_never_releases_unacknowledged_audio(tmp_path: Path) -> None:
+    """With nothing acknowledged, a full disk releases nothing and raises the alarm."""
+    from courtbox.sync.retention import pressure_alarm, release
+
+    store = Store.in_dir(tmp_path / "data")
+    try:
+        hid = store.create_hearing(case_number="x", court="c", room="r", sample_rate=16000,
+                                   channels=1, seats=[])
+        store.update_hearing(hid, state="closed")
+        store.add_segment({"id": f"{hid}:1:0", "hearing_id": hid, "part": 1, "idx": 0,
+                           "path": "audio/x.flac", "start_sample": 0, "frames": 16000,
+                           "sample_rate": 16000, "channels": 1, "sha256": "a" * 64,
+                           "prev_sha256": None})
+        (tmp_path / "data" / "audio").mkdir()
+        (tmp_path / "data" / "audio" / "x.flac").write_bytes(b"audio")
+        assert release(store, tmp_path / "data", 0) == []
+        assert (tmp_path / "data" / "audio" / "x.flac").exists()
+        assert pressure_alarm(store, full=True, unacked_bytes=5)
+        (alarm,) = [a for a in store.db["audit_log"].rows if a["action"] == "disk.pressure"]
+        assert json.loads(alarm["detail"]) == {"unacked_bytes": 5}
+    finally:
+        store.close()
