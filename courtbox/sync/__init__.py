@@ -1,5 +1,4 @@
-"""Sync to the court network: wire protocol, outbox reader, discovery, signing, collector.
-
-Empty until the sync issue lands; the outbox it will read is already written by
-``courtbox.agent.store`` (every durable record gets a ``seq`` in one table).
+"""Sync to the court network: the box's identity and signatures (``identity``), the pull
+API the agent serves (``server``), mDNS discovery (``discovery``), retention of audio the
+centre has acknowledged (``retention``), and the central collector (``central``).
 """
