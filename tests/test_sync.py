@@ -73,6 +73,17 @@ def central_read(central: Path, sql: str, params=()) -> list[tuple]:
         conn.close()
 
 
+def assert_audio_at_centre(agent: RunningAgent, central: Path) -> None:
+    """Every audio file of the box is at the centre, byte for byte, under its sha256."""
+    for seg in box_read(agent, lambda s: [x for h in s.hearings()
+                                          for x in s.segments(h["id"])]):
+        (path,) = central_read(central, "SELECT path FROM blobs WHERE sha256 = ?",
+                               [seg["sha256"]])[0]
+        data = Path(path).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == seg["sha256"]
+        assert data == (agent.data / seg["path"]).read_bytes()
+
+
 @pytest.fixture()
 def boxes(tmp_path: Path, cache_dir: Path):
     agents = [RunningAgent(tmp_path / f"box{i}", transcribe=False,
@@ -99,11 +110,7 @@ def test_two_boxes_arrive_at_the_centre_verified_and_exactly_once(boxes, tmp_pat
         held = central_read(central, "SELECT seq, sha256, body, signature FROM records"
                             " WHERE box_id = ? ORDER BY seq", [box_id])
         assert [(e.seq, e.sha256, e.body, e.signature) for e in entries] == held
-        for seg in box_read(agent, lambda s: [x for h in s.hearings()
-                                              for x in s.segments(h["id"])]):
-            (path,) = central_read(central, "SELECT path FROM blobs WHERE sha256 = ?",
-                                   [seg["sha256"]])[0]
-            assert Path(path).read_bytes() == (agent.data / seg["path"]).read_bytes()
+        assert_audio_at_centre(agent, central)
         # acknowledged: every entry and every audio file
         acked = box_read(agent, lambda s: s.db.execute(
             "SELECT acked_seq FROM collectors").fetchone()[0])
@@ -305,11 +312,7 @@ def test_a_collector_killed_mid_download_resumes_it(boxes, tmp_path: Path) -> No
         proxy.close()
     entries = box_read(agent, lambda s: s.outbox(0, 100000))
     assert central_read(central, "SELECT COUNT(*) FROM records")[0][0] == len(entries)
-    for seg in box_read(agent, lambda s: [x for h in s.hearings()
-                                          for x in s.segments(h["id"])]):
-        (path,) = central_read(central, "SELECT path FROM blobs WHERE sha256 = ?",
-                               [seg["sha256"]])[0]
-        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == seg["sha256"]
+    assert_audio_at_centre(agent, central)
     assert not list((central / "blobs").glob("*/*.part"))
 
 
@@ -363,11 +366,7 @@ def test_a_box_killed_mid_serve_and_a_cut_connection_lose_nothing(boxes,
             entries = box_read(restarted, lambda s: s.outbox(0, 100000))
             held = central_read(central, "SELECT seq, sha256 FROM records ORDER BY seq")
             assert held == [(e.seq, e.sha256) for e in entries]
-            for seg in box_read(restarted, lambda s: [x for h in s.hearings()
-                                                      for x in s.segments(h["id"])]):
-                (path,) = central_read(central, "SELECT path FROM blobs WHERE sha256 = ?",
-                                       [seg["sha256"]])[0]
-                assert Path(path).read_bytes() == (agent.data / seg["path"]).read_bytes()
+            assert_audio_at_centre(restarted, central)
         finally:
             restarted.stop()
     finally:

@@ -46,7 +46,7 @@ from courtbox.agent.courtroom import Courtroom
 from courtbox.agent.hearing import PAUSE_REASONS, HearingInfo
 from courtbox.agent.live import LiveHub
 from courtbox.agent.playback import HearingAudio, RangeError
-from courtbox.agent.store import Store
+from courtbox.agent.store import SQLITE_MAX, Store, sha256_text
 from courtbox.agent.transcript import correct_line, integrity_values, sign_off
 from courtbox.agent.writer import StoreWriter
 from courtbox.errors import (
@@ -74,7 +74,6 @@ SESSION_COOKIE = APIKeyCookie(name=COOKIE, auto_error=False,
 
 PartialsProvider = Callable[[str], list[dict]]  # hearing id -> its current partial lines
 
-SQLITE_MAX = 2**63 - 1  # SQLite's largest integer
 Text40 = Annotated[str, Field(min_length=1, max_length=40)]
 
 
@@ -186,16 +185,22 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
 
     # -- who is asking --------------------------------------------------------------------
 
+    def user_of(token: str | None) -> dict | None:
+        """The user a session token belongs to; without one, the anonymous role if any."""
+        if not token:
+            if anonymous is None:
+                return None
+            return {"name": "anonymous", "role": anonymous, "token": None}
+        user = read(lambda s: users.session_user(s, token))
+        return {**user, "token": token} if user else None
+
     def current_user(bearer: HTTPAuthorizationCredentials | None = Depends(BEARER),
                      cookie: str | None = Depends(SESSION_COOKIE)) -> dict:
-        token = bearer.credentials if bearer is not None else cookie
-        user = read(lambda s: users.session_user(s, token)) if token else None
+        user = user_of(bearer.credentials if bearer is not None else cookie)
         if user is None:
-            if anonymous is not None and not token:
-                return {"name": "anonymous", "role": anonymous, "token": None}
             raise HTTPException(401, "log in first (POST /api/v1/session)",
                                 headers={"WWW-Authenticate": "Bearer"})
-        return {**user, "token": token}
+        return user
 
     def need(permission: str):
         def check(user: dict = Depends(current_user)) -> dict:
@@ -257,7 +262,7 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
     @app.delete(f"{API}/session", tags=["session"])
     def log_out(response: Response, user: dict = Depends(current_user)) -> dict:
         if user["token"]:
-            write(lambda s: s.delete_session(users.token_digest(user["token"])))
+            write(lambda s: s.delete_session(sha256_text(user["token"])))
         response.delete_cookie(COOKIE)
         return {"user": user["name"], "logged_out": True}
 
@@ -494,10 +499,7 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
         """Final and partial lines, corrections, annotations, state changes and level
         meters as JSON events; ``after``: the last ``seq`` seen, to receive what was
         missed."""
-        token = websocket.cookies.get(COOKIE) or websocket.query_params.get("token")
-        user = read(lambda s: users.session_user(s, token)) if token else None
-        if user is None and anonymous is not None and not token:
-            user = {"name": "anonymous", "role": anonymous}
+        user = user_of(websocket.cookies.get(COOKIE) or websocket.query_params.get("token"))
         # Accepted, then closed with a code a page can act on (4401: log in again).
         await websocket.accept()
         if user is None or not users.allowed(user["role"], "read"):

@@ -21,7 +21,7 @@ from courtbox.agent.live import LiveHub
 from courtbox.agent.record import capture_factory
 from courtbox.agent.session import HearingSession
 from courtbox.agent.stack import RecordingStack
-from courtbox.audio.capture import FileCapture
+from courtbox.audio.capture import audio_file_info
 from courtbox.audio.levels import LevelReport
 from courtbox.errors import HearingError
 from courtbox.transcribe.stream import PartialLine
@@ -61,7 +61,7 @@ class Courtroom:
     def open(self, info: HearingInfo, actor: str) -> str:
         rate = self.config.audio.sample_rate
         if self.audio is not None:
-            rate = FileCapture(self.audio).sample_rate
+            rate = audio_file_info(self.audio).samplerate
         return self.writer.call(lambda s: open_hearing(s, self.config, info, actor=actor,
                                                        sample_rate=rate, seats=self.seats))
 

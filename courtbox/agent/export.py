@@ -119,11 +119,12 @@ def hms(seconds: float) -> str:
     return clock(seconds)[:-4]
 
 
-def _wall(record: HearingRecord, t: float) -> str:
-    start = record.hearing["wall_start"]
-    if not start:
+def local_time(stamp: str | None, seconds: float = 0.0) -> str:
+    """A UTC stamp (plus ``seconds``) in the box's local time, as a 笔录 writes it."""
+    if not stamp:
         return ""
-    return (parse_utc(start) + timedelta(seconds=t)).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return (parse_utc(stamp) + timedelta(seconds=seconds)).astimezone().strftime(
+        "%Y-%m-%d %H:%M:%S")
 
 
 def header_rows(record: HearingRecord) -> list[tuple[str, str]]:
@@ -131,9 +132,8 @@ def header_rows(record: HearingRecord) -> list[tuple[str, str]]:
     rows = [("法院", h["court"]), ("法庭", h["room"]), ("案号", h["case_number"]),
             ("案由", h["title"] or h["case_type"]), ("合议庭", "、".join(h["panel"])),
             ("书记员", h["clerk"]), ("当事人", "、".join(h["parties"])),
-            ("开庭时间", _wall(record, 0.0) if h["wall_start"] else "未开庭"),
-            ("闭庭时间", parse_utc(h["closed_at"]).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-             if h["closed_at"] else "")]
+            ("开庭时间", local_time(h["wall_start"]) or "未开庭"),
+            ("闭庭时间", local_time(h["closed_at"]))]
     return [(k, v) for k, v in rows if v]
 
 

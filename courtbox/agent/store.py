@@ -57,6 +57,9 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+SQLITE_MAX = 2**63 - 1  # SQLite's largest integer: the bound of every id an API accepts
+
+
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

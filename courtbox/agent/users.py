@@ -15,7 +15,6 @@ usable session.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 import secrets
@@ -23,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from courtbox.agent.store import Store
+from courtbox.agent.store import Store, sha256_text
 from courtbox.errors import AuthError
 
 ROLES = ("clerk", "judge", "technician", "admin")
@@ -89,10 +88,6 @@ def add_user(store: Store, name: str, role: str, password: str, *, actor: str) -
     store.audit(actor, "user.add", None, user=name, role=role)
 
 
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
-
-
 def login(store: Store, name: str, password: str) -> tuple[str, dict] | None:
     """A new session token and the user, or None (wrong name, password or disabled)."""
     user = store.user(name)
@@ -104,12 +99,12 @@ def login(store: Store, name: str, password: str) -> tuple[str, dict] | None:
     token = secrets.token_urlsafe(32)
     expires = (datetime.now(UTC) + timedelta(hours=SESSION_HOURS)).isoformat(
         timespec="milliseconds").replace("+00:00", "Z")
-    store.add_session(token_digest(token), name, expires)
+    store.add_session(sha256_text(token), name, expires)
     return token, {"name": user["name"], "role": user["role"]}
 
 
 def session_user(store: Store, token: str) -> dict | None:
-    return store.session_user(token_digest(token))
+    return store.session_user(sha256_text(token))
 
 
 def has_admin(store: Store) -> bool:

@@ -134,6 +134,9 @@ class CentralStore:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    def box(self, url: str) -> dict:
+        return next(b for b in self.boxes() if b["url"] == url)
+
     def update_box(self, url: str, **changes) -> None:
         sets = ", ".join(f"{k} = ?" for k in changes)
         self.conn.execute(f"UPDATE boxes SET {sets} WHERE url = ?", [*changes.values(), url])
@@ -282,7 +285,7 @@ class Collector:
                 self.store.update_box(box["url"], heartbeat=canonical_json(batch["health"]),
                                       last_pull=utc_now(), last_error=None)
                 done = await self._take(client, box, headers, batch["entries"], report)
-                box = next(b for b in self.store.boxes() if b["url"] == box["url"])
+                box = self.store.box(box["url"])
                 await self._ack(client, box, headers, box["cursor"])
                 if not done or not batch["more"]:
                     break
@@ -300,7 +303,7 @@ class Collector:
                             f"{ident['fingerprint']}, pinned {box['fingerprint']}")
         self.store.update_box(box["url"], box_id=ident["box_id"],
                               algorithm=ident["algorithm"], public_key=ident["public_key"])
-        return next(b for b in self.store.boxes() if b["url"] == box["url"])
+        return self.store.box(box["url"])
 
     async def _take(self, client: httpx.AsyncClient, box: dict, headers: dict,
                     entries: list[dict], report: PullReport) -> bool:

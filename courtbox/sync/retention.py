@@ -1,12 +1,12 @@
 """Retention on the box: which audio may leave it, and the alarm when the disk fills.
 
 An archived audio segment is released (its file deleted, its row and hash kept) only when
-all of these hold: the centre acknowledged its sha256 and its record, ``sync.retention_days`` have passed
-since it was written, and its hearing is closed. Each release is an audit-log entry, and
-``courtbox verify`` accepts a released segment's missing file while still checking its
-place in the hash chain. Disk pressure never releases anything that is not acknowledged:
-when the disk is below its reserve and nothing is releasable, it raises ``disk.pressure``
-with the unacknowledged bytes instead.
+all of these hold: the centre acknowledged its sha256 and its record,
+``sync.retention_days`` have passed since it was written, and its hearing is closed. Each
+release is an audit-log entry, and ``courtbox verify`` accepts a released segment's missing
+file while still checking its place in the hash chain. Disk pressure never releases
+anything that is not acknowledged: when the disk is below its reserve and nothing is
+releasable, it raises ``disk.pressure`` with the unacknowledged bytes instead.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ would pull and acknowledge, without end.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from collections.abc import Callable
@@ -30,13 +29,12 @@ from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from courtbox.agent.store import Store, utc_now
+from courtbox.agent.store import SQLITE_MAX, Store, sha256_text, utc_now
 from courtbox.errors import SyncError
 from courtbox.sync.identity import Identity
 
 PROTOCOL = 1
 MAX_LIMIT = 5000
-SQLITE_MAX = 2**63 - 1
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 COLLECTOR_TOKEN = HTTPBearer(auto_error=False,
@@ -49,15 +47,11 @@ class AckBody(BaseModel):
     blobs: list[str] = Field([], max_length=10000, description="sha256 of stored blobs.")
 
 
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
-
-
 def enroll(store: Store, name: str, *, actor: str) -> str:
     """A new collector token for ``name`` (shown once; the box keeps its sha256)."""
     token = secrets.token_urlsafe(32)
     with store.transaction():
-        store.db["collectors"].upsert({"name": name, "token_sha256": token_digest(token),
+        store.db["collectors"].upsert({"name": name, "token_sha256": sha256_text(token),
                                        "disabled": 0, "created_at": utc_now()},
                                       pk="name")
     store.audit(actor, "sync.enroll", None, collector=name)
@@ -88,7 +82,7 @@ def sync_router(*, read: Callable, write: Callable, identity: Identity, data_dir
     def collector(creds: HTTPAuthorizationCredentials | None = Depends(COLLECTOR_TOKEN)
                   ) -> str:
         if creds is not None:
-            digest = token_digest(creds.credentials)
+            digest = sha256_text(creds.credentials)
             row = read(lambda s: s.db.execute(
                 "SELECT name FROM collectors WHERE token_sha256 = ? AND disabled = 0",
                 [digest]).fetchone())

@@ -98,13 +98,19 @@ function lineText(line) {
   return span;
 }
 
-function lineRow(line, seats) {
-  const seat = seats[line.seat] || { name: line.seat, cls: "" };
-  const row = el("div", "line");
-  row.dataset.utterance = line.utterance_id;
-  row.dataset.t0 = line.t0;
-  row.appendChild(el("span", "t", clock(line.t0)));
+// A transcript row so far: its time and its seat's name in the seat's colour.
+function rowStart(cls, item, seats) {
+  const seat = seats[item.seat] || { name: item.seat, cls: "" };
+  const row = el("div", cls);
+  row.dataset.t0 = item.t0;
+  row.appendChild(el("span", "t", clock(item.t0)));
   row.appendChild(el("span", "seat " + seat.cls, seat.name));
+  return row;
+}
+
+function lineRow(line, seats) {
+  const row = rowStart("line", line, seats);
+  row.dataset.utterance = line.utterance_id;
   const text = lineText(line);
   if (line.revision > 0) text.appendChild(el("span", "revised", `已更正 r${line.revision}`));
   row.appendChild(text);
@@ -112,11 +118,8 @@ function lineRow(line, seats) {
 }
 
 function partialRow(p, seats) {
-  const seat = seats[p.seat] || { name: p.seat, cls: "" };
-  const row = el("div", "line partial");
+  const row = rowStart("line partial", p, seats);
   row.dataset.partial = p.seat;
-  row.appendChild(el("span", "t", clock(p.t0)));
-  row.appendChild(el("span", "seat " + seat.cls, seat.name));
   const text = el("span", "text");
   text.appendChild(el("span", "stable", p.text.slice(0, p.stable)));
   text.appendChild(document.createTextNode(p.text.slice(p.stable) + " …"));
