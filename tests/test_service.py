@@ -1,5 +1,6 @@
 """``courtbox run`` as a process: SIGTERM mid-recording closes the part and flushes
-everything, and after a restart the clerk carries on where each hearing stood."""
+everything; after a restart the recording hearing records on by itself and the clerk
+resumes the paused one where it stood."""
 
 from __future__ import annotations
 
@@ -46,8 +47,9 @@ def test_sigterm_closes_the_part_and_a_restart_carries_on(tmp_path: Path,
     again = RunningAgent(tmp_path / "second", transcribe=False, data=agent.data)
     try:
         with again.client("clerk1") as clerk:
-            # B was recording when the service stopped: the clerk can close it.
+            # B was recording when the service stopped: it records on by itself.
             assert clerk.get(f"/api/v1/hearings/{live}").json()["state"] == "recording"
+            time.sleep(2)
             assert clerk.post(f"/api/v1/hearings/{live}/close").json()["state"] == "closed"
             # A was paused: it resumes as a new part, later on its own timeline.
             before = _store_read(agent.data, lambda s: s.segments(paused))
@@ -61,6 +63,11 @@ def test_sigterm_closes_the_part_and_a_restart_carries_on(tmp_path: Path,
             assert "休庭（调解）" in txt and "继续开庭" in txt and "闭庭" in txt
     finally:
         assert again.stop() == 0, again.log.read_text()
+    b_parts = _store_read(agent.data, lambda s: s.segments(live))
+    assert {s["part"] for s in b_parts} == {1, 2}
+    continued = _store_read(agent.data, lambda s: [
+        a["detail"] for a in s.audit_entries(live) if a["action"] == "recording.continued"])
+    assert len(continued) == 1 and continued[0]["gap_seconds"] > 0
     after = _store_read(agent.data, lambda s: s.segments(paused))
     part2 = [s for s in after if s["part"] == 2]
     assert part2 and part2[0]["start_sample"] >= end + 16000 * 7  # the pause and restart

@@ -16,14 +16,14 @@ import threading
 from pathlib import Path
 
 from courtbox.agent.config import Config
-from courtbox.agent.hearing import HearingInfo, close_hearing, open_hearing
+from courtbox.agent.hearing import HearingInfo, close_hearing, open_hearing, pause_hearing
 from courtbox.agent.live import LiveHub
 from courtbox.agent.record import capture_factory
 from courtbox.agent.session import HearingSession
 from courtbox.agent.stack import RecordingStack
-from courtbox.audio.capture import audio_file_info
+from courtbox.audio.capture import ABANDONED_STREAMS, audio_file_info
 from courtbox.audio.levels import LevelReport
-from courtbox.errors import HearingError
+from courtbox.errors import CourtboxError, HearingError
 from courtbox.transcribe.stream import PartialLine
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class Courtroom:
         self.levels: dict[str, dict] = {}  # hearing id -> latest meter reading
         self.dead: dict[str, set[str]] = {}  # hearing id -> seats whose mic is dead
         self._open_capture = None
+        self._closing = threading.Event()
 
     @property
     def writer(self):
@@ -75,9 +76,11 @@ class Courtroom:
     def pause(self, hearing_id: str, actor: str, reason: str, text: str) -> None:
         with self.lock:
             session = self.sessions.get(hearing_id)
-            if session is None:
-                raise HearingError(f"hearing {hearing_id} is not recording in this room")
-            session.pause(reason, text, actor=actor)
+            if session is not None:
+                session.pause(reason, text, actor=actor)
+            else:  # left recording by an earlier process, its device not back yet
+                self.writer.call(lambda s: pause_hearing(s, hearing_id, actor=actor,
+                                                         reason=reason, text=text))
         self._state(hearing_id)
 
     def resume(self, hearing_id: str, actor: str) -> None:
@@ -97,12 +100,73 @@ class Courtroom:
         self.levels.pop(hearing_id, None)
         self._state(hearing_id)
 
+    def continue_interrupted(self) -> str | None:
+        """At start-up: the hearing that was recording when the previous process ended
+        records on as a new part, with the gap audit-logged. If the input device is not
+        there yet it is retried in the background (the API is up meanwhile). Returns a
+        line for the service status, or None when no hearing was recording."""
+        left = [h for h in self.writer.call(lambda s: s.hearings())
+                if h["state"] == "recording"]
+        if not left:
+            return None
+        hearing = max(left, key=lambda h: h["wall_start"] or "")
+        for other in left:
+            if other is not hearing:  # one room records one hearing; never two at once
+                logger.error("hearing %s was also left recording; it waits for the clerk",
+                             other["id"])
+        try:
+            gap = self._continue(hearing["id"])
+        except CourtboxError as e:
+            logger.error("cannot continue hearing %s yet: %s; retrying", hearing["id"], e)
+            reason = str(e)
+            self.writer.call(lambda s: s.audit("recovery", "recording.continue_failed",
+                                               hearing["id"], reason=reason))
+            threading.Thread(target=self._retry_continue, args=(hearing["id"],),
+                             name="continue-retry", daemon=True).start()
+            return f"hearing {hearing['case_number']}: waiting for the input device ({e})"
+        return f"hearing {hearing['case_number']} recording on after a {gap:.1f} s gap"
+
+    def _continue(self, hearing_id: str) -> float:
+        with self.lock:
+            session = self._session(hearing_id, "recovery")
+            try:
+                gap = session.continue_after_restart()
+            except BaseException:
+                self.sessions.pop(hearing_id, None)
+                session.stop()
+                raise
+        self._state(hearing_id)
+        return gap
+
+    def _retry_continue(self, hearing_id: str, max_delay: float = 30.0) -> None:
+        delay = 1.0
+        while not self._closing.wait(delay):
+            delay = min(delay * 2, max_delay)
+            state = self.writer.call(lambda s: s.hearing(hearing_id))["state"]
+            if state != "recording" or hearing_id in self.sessions:
+                return  # the clerk paused or closed it meanwhile
+            try:
+                self._continue(hearing_id)
+                return
+            except CourtboxError as e:
+                logger.warning("hearing %s still cannot continue: %s", hearing_id, e)
+
     def timeline_now(self, hearing_id: str) -> float | None:
         """Seconds on the hearing's timeline now, while it is recording here."""
         session = self.sessions.get(hearing_id)
         if session is None or not session.recording:
             return None
         return session.timeline_now() / session.recorder.capture.sample_rate
+
+    def capture_problem(self) -> str | None:
+        """Why capture is stuck (a thread died, or a driver hangs), or None: the agent
+        stops pinging the systemd watchdog on it, so that the service is restarted."""
+        if ABANDONED_STREAMS:
+            return f"{len(ABANDONED_STREAMS)} input stream(s) stuck in the audio driver"
+        for hearing_id, session in list(self.sessions.items()):
+            if (why := session.problem()) is not None:
+                return f"hearing {hearing_id}: {why}"
+        return None
 
     def partials(self, hearing_id: str) -> list[dict]:
         session = self.sessions.get(hearing_id)
@@ -113,6 +177,7 @@ class Courtroom:
     def shutdown(self) -> None:
         """SIGTERM: end the parts being recorded (their audio closed, hashed and stored),
         leaving each hearing in its state for the next start."""
+        self._closing.set()
         with self.lock:
             for hearing_id, session in list(self.sessions.items()):
                 if session.recording:

@@ -100,6 +100,8 @@ def _event_text(action: str, d: dict) -> str | None:
         return "休庭" + (f"（{'：'.join(why)}）" if why else "")
     if action == "audio.device_restored":
         return f"录音设备恢复（中断 {d.get('gap_seconds')} 秒）"
+    if action == "recording.continued":
+        return f"录音系统重启，继续录音（中断 {d.get('gap_seconds')} 秒）"
     return {"hearing.resume": "继续开庭", "audio.device_lost": "录音设备中断",
             "hearing.close": "闭庭"}.get(action)
 

@@ -44,6 +44,7 @@ FinalCallback = Callable[[dict], None]
 PartialCallback = Callable[[PartialLine], None]
 LevelsCallback = Callable[[LevelReport], None]
 
+STUCK_S = 30.0  # no audio this long while recording: capture is stuck, not unplugged
 LAG_WARN_S = 10.0  # recognition this far behind is logged and audited (and its recovery)
 
 
@@ -119,6 +120,19 @@ class Recorder:
         if self.recognizer is not None and not self.recognizer.drain(drain_timeout):
             logger.error("recognition backlog of %d utterances not finished after %s s",
                          self.recognizer.backlog, drain_timeout)
+
+    def problem(self, stuck_s: float = STUCK_S) -> str | None:
+        """Why this part is no longer recording, or None: a thread of it died, or the
+        device has delivered nothing for ``stuck_s`` (the session's device watchdog reacts
+        in seconds, so this long means that reaction is itself stuck)."""
+        if not self.archive.alive():
+            return f"the archive thread of part {self.part} ended"
+        if not self._analysis_thread.is_alive():
+            return f"the analysis thread of part {self.part} ended"
+        stalled = getattr(self.capture, "stalled_for", None)
+        if stalled is not None and stalled() > stuck_s:
+            return f"no audio from the input device for {stalled():.0f} s"
+        return None
 
     def _capture_event(self, event: CaptureEvent) -> None:
         """From the PortAudio callback or the archive: log and queue for the audit log,

@@ -47,9 +47,6 @@ def recover_archive(store: Store, data_dir: Path) -> list[FoundSegment]:
                        "defective" if seg.defective else "unrecorded", seg.path, seg.frames)
         interrupted[seg.hearing_id] = seg
     for hearing_id, seg in interrupted.items():
-        end = store.db.execute(
-            "SELECT MAX(start_sample + frames) FROM audio_segments WHERE hearing_id = ?",
-            [hearing_id]).fetchone()[0]
         store.audit("recovery", "recording.interrupted", hearing_id, part=seg.part,
-                    audio_end_sample=end)
+                    audio_end_sample=store.audio_end(hearing_id))
     return found

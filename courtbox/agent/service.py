@@ -8,10 +8,15 @@ The API listens on ``api.host``; beyond loopback only once an admin account exis
 admin is who creates the clerks' and judges' accounts, so a box without one is not yet
 installed): until then it listens on 127.0.0.1 and says why.
 
+A hearing that was recording when the previous process ended records on at once, as a new
+part with the gap audit-logged (``Courtroom.continue_interrupted``). Under systemd
+(``Type=notify``) the agent reports READY once capture, store and API are up, and pings the
+watchdog only while capture is alive (``ping_watchdog``).
+
 SIGTERM or SIGINT: uvicorn stops accepting requests and closes the live connections, then
 the part being recorded ends (its audio closed, hashed and stored; recognition given a
 short time to catch up), the writer flushes and the store closes. The hearing keeps its
-state, so the clerk resumes it after the restart.
+state: a recording one records on at the next start, a paused one waits for the clerk.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from courtbox.agent.courtroom import Courtroom
 from courtbox.agent.live import LiveHub
 from courtbox.agent.stack import RecordingStack
 from courtbox.agent.users import has_admin
+from courtbox.hardware.systemd import notify, watchdog_interval
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +63,7 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
             host = "127.0.0.1"
         hub = LiveHub(asyncio.get_running_loop())
         room = Courtroom(config, stack, hub, audio=audio)
+        continued = await asyncio.to_thread(room.continue_interrupted)
         app = create_app(data_dir, courtroom=room, identity=stack.store.identity)
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=config.api.port,
                                                log_level="warning", ws="websockets-sansio",
@@ -73,14 +80,38 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
             if config.sync.advertise:
                 advertiser = await asyncio.to_thread(advertise, config, stack, host, port)
             say(f"listening on http://{host}:{port}")
+            notify("READY=1", f"STATUS=listening on {host}:{port}"
+                   + (f"; {continued}" if continued else ""))
+        pinger = asyncio.create_task(ping_watchdog(room))
         try:
             await task
         finally:
+            notify("STOPPING=1")
+            pinger.cancel()
             keeper.cancel()
             if advertiser is not None:
                 await asyncio.to_thread(advertiser.close)
             await asyncio.to_thread(room.shutdown)
             stack.writer.call(lambda s: s.audit("agent", "agent.stop", None))
+
+
+async def ping_watchdog(room: Courtroom) -> None:
+    """Ping systemd's watchdog while capture is alive (and this loop answers); on a stuck
+    capture stop pinging, so that systemd restarts the agent and the hearing records on."""
+    interval = watchdog_interval()
+    if interval is None:
+        return
+    reported = None
+    while True:
+        why = await asyncio.to_thread(room.capture_problem)
+        if why is None:
+            notify("WATCHDOG=1")
+        elif why != reported:
+            logger.error("capture is stuck (%s): no more watchdog pings, systemd restarts "
+                         "the agent", why)
+            notify(f"STATUS=capture stuck: {why}")
+        reported = why
+        await asyncio.sleep(interval)
 
 
 RETENTION_CHECK_S = 600.0

@@ -57,6 +57,7 @@ class HearingSession:
         self.source_ended = threading.Event()
         self._t0 = 0.0
         self._continued = False
+        self._floor = 0  # no part starts before the end of the audio already archived
         self._rate = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -80,16 +81,46 @@ class HearingSession:
     def resume(self, actor: str | None = None) -> None:
         self._call(lambda s: resume_hearing(s, self.hearing_id, actor=actor or self.actor))
         if not self._watchdog.is_alive():  # a hearing paused before this process started
-            hearing = self._call(lambda s: s.hearing(self.hearing_id))
-            self._t0 = time.monotonic() - elapsed_since(hearing["wall_start"])
-            self._rate = hearing["sample_rate"]
-            self._continued = True  # parts before this process are on the timeline
-            self._watchdog.start()
+            self._join_timeline()
         self._start_part(self.open_capture())
+
+    def continue_after_restart(self) -> float:
+        """The hearing was recording when the previous process ended (power cut, kill,
+        restart): record on as a new part at its place on the timeline and audit-log the
+        gap since the last archived audio. Returns the gap in seconds."""
+        self._join_timeline()
+        end = self._floor
+        part = self._start_part(self.open_capture())
+        gap = (part.timeline_start - end) / self._rate
+        logger.warning("hearing %s was recording when the agent stopped; recording on as "
+                       "part %d after a gap of %.1f s", self.hearing_id, part.part, gap)
+        detail = {"part": part.part, "gap_seconds": round(gap, 3), "from_sample": end,
+                  "at_sample": part.timeline_start}
+        self._call(lambda s: s.audit("recovery", "recording.continued", self.hearing_id,
+                                     **detail))
+        return gap
+
+    def _join_timeline(self) -> None:
+        """Take up the timeline of a hearing started by an earlier process."""
+        hearing = self._call(lambda s: s.hearing(self.hearing_id))
+        self._t0 = time.monotonic() - elapsed_since(hearing["wall_start"])
+        self._rate = hearing["sample_rate"]
+        self._continued = True  # parts before this process are on the timeline
+        self._floor = self._call(lambda s: s.audio_end(self.hearing_id))
+        self._watchdog.start()
 
     @property
     def recording(self) -> bool:
         return self.recorder is not None
+
+    def problem(self) -> str | None:
+        """Why this hearing's capture is stuck, or None while it records (or waits for
+        its device to come back, which the device watchdog handles)."""
+        if self._watchdog.ident is not None and not self._watchdog.is_alive() \
+                and not self._stop.is_set():
+            return "the capture watchdog thread ended"
+        recorder = self.recorder
+        return recorder.problem() if recorder is not None else None
 
     def stop(self) -> None:
         """End the part being recorded and leave the hearing in its state (the service is
@@ -118,6 +149,7 @@ class HearingSession:
             if self.parts:
                 part = max(part, self.parts[-1].part + 1)
             start = self.timeline_now() if self.parts or self._continued else 0
+            start = max(start, self._floor)
             self.recorder = self.stack.recorder(self.hearing_id, capture, self.seats,
                                                 on_final=self.on_final,
                                                 on_partial=self.on_partial,

@@ -1,6 +1,7 @@
 """The long-lived parts a hearing is recorded with, opened and closed in one visible order:
-the store, recovery of what an interrupted recording left in the archive, the store's
-writer thread, then the recogniser process; closed in reverse.
+the database check (and salvage of a damaged one, ``courtbox.agent.salvage``), the store,
+recovery of what an interrupted recording left in the archive, the store's writer thread,
+then the recogniser process; closed in reverse.
 
 Both ``courtbox demo`` and ``courtbox record`` build on it, so a demo hearing goes through
 exactly the code a live one does.
@@ -15,7 +16,14 @@ from courtbox.agent.config import Config
 from courtbox.agent.hearing import hearing_hotwords
 from courtbox.agent.recorder import FinalCallback, LevelsCallback, PartialCallback, Recorder
 from courtbox.agent.recovery import recover_archive
-from courtbox.agent.store import Store
+from courtbox.agent.salvage import (
+    Salvage,
+    check_database,
+    mark_running,
+    mark_stopped,
+    salvage,
+)
+from courtbox.agent.store import DB_NAME, Store
 from courtbox.agent.writer import StoreWriter
 from courtbox.audio.capture import Capture
 from courtbox.audio.levels import MeterOptions
@@ -42,10 +50,17 @@ class RecordingStack:
         self.recognizer: RecognizerProcess | None = None
         self.recovered: list[FoundSegment] = []
         self.last_disk: DiskStatus | None = None  # as checked at the latest part's start
+        self.unclean = False  # the previous process did not stop cleanly
+        self.salvaged: Salvage | None = None  # the database was damaged and rebuilt
+        self._opened = False
 
     def __enter__(self) -> RecordingStack:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.unclean = mark_running(self.data_dir)
+            problem = check_database(self.data_dir / DB_NAME, full=self.unclean)
+            if problem is not None:
+                self.salvaged = salvage(self.data_dir, problem)
             self.store = Store.in_dir(self.data_dir)
             self.recovered = recover_archive(self.store, self.data_dir)
             self.writer = StoreWriter(self.store)
@@ -54,6 +69,7 @@ class RecordingStack:
                 self.recognizer = RecognizerProcess(
                     EngineOptions.from_config(self.config.model, self.model.path))
                 self.recognizer.start()
+            self._opened = True
         except BaseException:
             self.close()
             raise
@@ -69,6 +85,8 @@ class RecordingStack:
             self.writer.close()
         if self.store is not None:
             self.store.close()
+        if self._opened:
+            mark_stopped(self.data_dir)
 
     def disk(self, channels: int, sample_rate: int, hearing_id: str | None = None
              ) -> DiskStatus:

@@ -442,6 +442,12 @@ class Store:
         return list(self.db["audio_segments"].rows_where(
             "hearing_id = ?", [hearing_id], order_by="part, idx"))
 
+    def audio_end(self, hearing_id: str) -> int:
+        """The timeline sample where the hearing's archived audio ends (0: none yet)."""
+        return self.db.execute(
+            "SELECT COALESCE(MAX(start_sample + frames), 0) FROM audio_segments"
+            " WHERE hearing_id = ?", [hearing_id]).fetchone()[0]
+
     def last_segment_hash(self, hearing_id: str) -> str | None:
         row = self.db.execute(
             "SELECT sha256 FROM audio_segments WHERE hearing_id = ?"

@@ -125,6 +125,10 @@ class ArchiveWriter:
     def put(self, block: Block) -> None:
         self.queue.put(block)
 
+    def alive(self) -> bool:
+        """The writer thread is running (until ``close``)."""
+        return self._thread.is_alive()
+
     def close(self, timeout: float | None = None) -> None:
         """Finish the segment in progress and wait for the thread to end."""
         self.queue.put(_END)
