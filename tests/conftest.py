@@ -88,9 +88,9 @@ class RunningAgent:
     ``audio``) as the room's microphones."""
 
     def __init__(self, tmp: Path, *, audio: Path | None = None, transcribe: bool = True,
-                 extra_config: str = "", data: Path | None = None) -> None:
+                 extra_config: str = "", data: Path | None = None, port: int = 0) -> None:
         """``data``: the data dir of an agent that ran before (a restart): its accounts
-        and hearings are kept."""
+        and hearings are kept. ``port``: 0 for any free one."""
         from courtbox.agent.store import Store
         from courtbox.agent.users import add_user
 
@@ -107,7 +107,7 @@ class RunningAgent:
         self.log = tmp / "agent.log"
         audio = audio or sample_dir() / "hearing.flac"
         self.proc = subprocess.Popen(
-            [*courtbox_cmd(), "run", "--config", str(self.config), "--port", "0",
+            [*courtbox_cmd(), "run", "--config", str(self.config), "--port", str(port),
              "--audio", str(audio), *([] if transcribe else ["--no-transcribe"])],
             stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True)
         line = self.proc.stdout.readline()
