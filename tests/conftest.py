@@ -88,7 +88,8 @@ class RunningAgent:
     ``audio``) as the room's microphones."""
 
     def __init__(self, tmp: Path, *, audio: Path | None = None, transcribe: bool = True,
-                 extra_config: str = "", data: Path | None = None, port: int = 0) -> None:
+                 extra_config: str = "", data: Path | None = None, port: int = 0,
+                 env: dict[str, str] | None = None) -> None:
         """``data``: the data dir of an agent that ran before (a restart): its accounts
         and hearings are kept. ``port``: 0 for any free one."""
         from courtbox.agent.store import Store
@@ -109,7 +110,8 @@ class RunningAgent:
         self.proc = subprocess.Popen(
             [*courtbox_cmd(), "run", "--config", str(self.config), "--port", str(port),
              "--audio", str(audio), *([] if transcribe else ["--no-transcribe"])],
-            stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True)
+            stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True,
+            env={**os.environ, **(env or {})})
         line = self.proc.stdout.readline()
         if "listening on " not in line:
             self.proc.kill()

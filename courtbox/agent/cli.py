@@ -481,6 +481,46 @@ def user_disable(config: Config, name: str) -> None:
     click.echo(f"disabled {name}")
 
 
+# -- the appliance ------------------------------------------------------------------------
+
+@cli.command("install")
+@click.option("--root", default="/", type=click.Path(file_okay=False, path_type=Path),
+              help="Install into this tree (an image, a staging dir) instead of /.")
+@click.option("--central", is_flag=True, help="Also install the central collector's unit.")
+@click.option("--now", "start", is_flag=True, help="Start the units too.")
+def install_cmd(root: Path, central: bool, start: bool) -> None:
+    """Make this Debian machine a courtbox: accounts, config skeleton, systemd units.
+
+    \b
+    Example:
+        sudo .venv/bin/courtbox install --now
+    """
+    from courtbox.agent.install import install
+
+    try:
+        install(root, central=central, start=start, say=click.echo)
+    except CourtboxError as e:
+        _fail(e)
+
+
+@cli.command("uninstall")
+@click.option("--root", default="/", type=click.Path(file_okay=False, path_type=Path),
+              help="Uninstall from this tree instead of /.")
+def uninstall_cmd(root: Path) -> None:
+    """Stop and remove the systemd units; keep the data, the config and the accounts.
+
+    \b
+    Example:
+        sudo courtbox uninstall
+    """
+    from courtbox.agent.install import uninstall
+
+    try:
+        uninstall(root, say=click.echo)
+    except CourtboxError as e:
+        _fail(e)
+
+
 # -- identity and sync ------------------------------------------------------------------
 
 @cli.command("identity")
@@ -626,6 +666,7 @@ def central_run(data_dir: Path, interval: float, concurrency: int, once: bool,
     """
     import asyncio
 
+    from courtbox.hardware.systemd import run_notified
     from courtbox.sync.central import Collector
 
     store = _central_store(data_dir)
@@ -637,7 +678,7 @@ def central_run(data_dir: Path, interval: float, concurrency: int, once: bool,
         collector = Collector(store, concurrency=concurrency)
         try:
             reports = asyncio.run(collector.pull_all() if once
-                                  else collector.run(interval))
+                                  else run_notified(collector.run(interval)))
         except KeyboardInterrupt:
             reports = None
         for r in reports or []:

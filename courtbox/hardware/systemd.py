@@ -9,11 +9,16 @@ no-op that returns False, so the agent runs the same by hand and under the unit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def _address() -> str | None:
@@ -49,3 +54,23 @@ def watchdog_interval() -> float | None:
     except ValueError:
         logger.warning("WATCHDOG_USEC=%r is not a number; no watchdog pings", usec)
         return None
+
+
+async def run_notified(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` as the service's main work: READY when it starts, a watchdog ping
+    every half ``WatchdogSec=`` while the event loop answers, STOPPING when it ends."""
+    notify("READY=1")
+    interval = watchdog_interval()
+
+    async def ping() -> None:
+        while True:
+            notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+    pinger = asyncio.create_task(ping()) if interval else None
+    try:
+        return await coro
+    finally:
+        notify("STOPPING=1")
+        if pinger is not None:
+            pinger.cancel()
