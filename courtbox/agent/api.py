@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from courtbox import __version__
 from courtbox.agent import export, users
 from courtbox.agent.courtroom import Courtroom
+from courtbox.agent.healthwatch import HealthWatch
 from courtbox.agent.hearing import PAUSE_REASONS, HearingInfo
 from courtbox.agent.live import LiveHub
 from courtbox.agent.playback import HearingAudio, RangeError
@@ -58,8 +59,7 @@ from courtbox.errors import (
     SyncError,
     TranscriptError,
 )
-from courtbox.hardware.clock import clock_synchronized
-from courtbox.hardware.disk import disk_status
+from courtbox.hardware.health import clock_synced
 from courtbox.sync.identity import Identity
 from courtbox.sync.server import sync_lag, sync_router
 
@@ -284,18 +284,15 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
         out = {"status": "ok", "version": __version__,
                "database": read(lambda s: s.db.conn.execute("PRAGMA quick_check"
                                                             ).fetchone()[0]),
-               "clock_synced": clock_synchronized()}
+               "clock_synced": clock_synced()}
         out["sync"] = read(sync_lag)
         if courtroom is not None:
-            c = courtroom.config
-            disk = disk_status(data_dir, channels=c.channels, sample_rate=c.audio.sample_rate,
-                               reserve_bytes=c.storage.reserve_mb << 20)
-            out["disk"] = {"free_bytes": disk.free_bytes,
-                           "hours_left": round(disk.hours_left, 1)}
+            out.update(HealthWatch(courtroom.config, courtroom).read())
+            if out["alarms"]:
+                out["status"] = "alarm"
             active = courtroom.active()
             out["recording"] = active is not None
             out["open_hearing"] = active
-            out["dead_mics"] = sorted(courtroom.dead.get(active, set())) if active else []
             rec = courtroom.stack.recognizer
             if rec is not None:
                 out["recognizer"] = rec.metrics().__dict__

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from courtbox.errors import ConfigError
+from courtbox.hardware.health import Thresholds
 
 DEFAULT_CONFIG_PATH = Path("/etc/courtbox/agent.toml")
 CONFIG_ENV = "COURTBOX_CONFIG"
@@ -194,6 +195,26 @@ class SyncSection(_Section):
         "acknowledgement).")
 
 
+class HealthSection(_Section):
+    interval_s: float = Field(30.0, ge=1, le=3600, description="Seconds between health "
+                              "checks; an alarm is audit-logged when it starts and clears.")
+    disk_hours_min: float = Field(8.0, ge=0, le=10_000, description="Alarm when fewer "
+                                  "hours of recording fit on the data disk.")
+    load_per_core_max: float = Field(2.0, gt=0, le=100, description="Alarm above this "
+                                     "5-minute CPU load per core.")
+    temperature_max_c: float = Field(85.0, ge=20, le=150, description="Alarm above this "
+                                     "temperature of the hottest thermal zone (°C).")
+    memory_available_min_pct: float = Field(10.0, ge=0, le=100, description="Alarm below "
+                                            "this share of memory available (%).")
+    archive_lag_max_s: float = Field(10.0, gt=0, le=3600, description="Alarm when the "
+                                     "archive is this many seconds behind capture.")
+    transcription_lag_max_s: float = Field(60.0, gt=0, le=86_400, description="Alarm "
+                                           "when transcription is this far behind speech.")
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(**self.model_dump(exclude={"interval_s"}))
+
+
 class Config(_Section):
     court: CourtSection = Field(default_factory=CourtSection)
     storage: StorageSection = Field(default_factory=StorageSection)
@@ -203,6 +224,7 @@ class Config(_Section):
     vad: VadSection = Field(default_factory=VadSection)
     api: ApiSection = Field(default_factory=ApiSection)
     sync: SyncSection = Field(default_factory=SyncSection)
+    health: HealthSection = Field(default_factory=HealthSection)
 
     _source: str = PrivateAttr("(defaults)")
 

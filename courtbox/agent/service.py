@@ -33,6 +33,7 @@ import uvicorn
 from courtbox.agent.api import create_app
 from courtbox.agent.config import Config
 from courtbox.agent.courtroom import Courtroom
+from courtbox.agent.healthwatch import HealthWatch
 from courtbox.agent.live import LiveHub
 from courtbox.agent.stack import RecordingStack
 from courtbox.agent.users import has_admin
@@ -72,6 +73,8 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
                                             port=config.api.port))
         task = asyncio.create_task(server.serve())
         keeper = asyncio.create_task(housekeeping(config, stack))
+        watcher = asyncio.create_task(watch_health(HealthWatch(config, room),
+                                                   config.health.interval_s))
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         advertiser = None
@@ -89,6 +92,7 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
             notify("STOPPING=1")
             pinger.cancel()
             keeper.cancel()
+            watcher.cancel()
             if advertiser is not None:
                 await asyncio.to_thread(advertiser.close)
             await asyncio.to_thread(room.shutdown)
@@ -111,6 +115,16 @@ async def ping_watchdog(room: Courtroom) -> None:
                          "the agent", why)
             notify(f"STATUS=capture stuck: {why}")
         reported = why
+        await asyncio.sleep(interval)
+
+
+async def watch_health(watch: HealthWatch, interval: float) -> None:
+    """Check the box's health every ``interval`` s; alarms go to the audit log."""
+    while True:
+        try:
+            await asyncio.to_thread(watch.check)
+        except Exception:  # noqa: BLE001 - a failing probe must not stop the agent
+            logger.exception("health check failed")
         await asyncio.sleep(interval)
 
 
