@@ -121,6 +121,58 @@ class AnnotationBody(_Body):
                             "hearing timeline; default: now, while recording.")
 
 
+MAX_BODY = 1 << 20  # no request of this API carries more; a bigger one is refused (413)
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``max_bytes`` gets 413 before it is read whole,
+    whether it announces its length or arrives chunked (read here up to the limit, then
+    handed on)."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > self.max_bytes:
+                return await self._refuse(send)
+            return await self.app(scope, receive, send)
+        if b"transfer-encoding" not in headers:
+            return await self.app(scope, receive, send)
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                return await self._refuse(send)
+            if not message.get("more_body"):
+                break
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send) -> None:
+        body = json.dumps({"detail": f"request body over {self.max_bytes} bytes"}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
 def _page(name: str) -> str:
     return (resources.files("courtbox.agent") / "web" / name).read_text("utf-8")
 
@@ -152,6 +204,8 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
     app = FastAPI(title="courtbox", version=__version__, openapi_url=f"{API}/openapi.json",
                   docs_url=f"{API}/docs", redoc_url=None, lifespan=lifespan)
     app.state.hub = hub
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
+    throttle = users.LoginThrottle()
 
     def read(fn):
         with lock:
@@ -242,11 +296,17 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
 
     @app.post(f"{API}/session", tags=["session"])
     def log_in(body: LoginBody, response: Response, request: Request) -> dict:
-        result = write(lambda s: users.login(s, body.name, body.password))
         client = request.client.host if request.client else None
+        if wait := throttle.retry_after(body.name, client):
+            write(lambda s: s.audit(body.name, "user.login_throttled", None, client=client))
+            raise HTTPException(429, f"too many failed logins; try again in {wait} s",
+                                headers={"Retry-After": str(wait)})
+        result = write(lambda s: users.login(s, body.name, body.password))
         if result is None:
+            throttle.failed(body.name, client)
             write(lambda s: s.audit(body.name, "user.login_failed", None, client=client))
             raise HTTPException(401, "wrong user name or password")
+        throttle.succeeded(body.name)
         token, user = result
         write(lambda s: s.audit(user["name"], "user.login", None, client=client))
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict",

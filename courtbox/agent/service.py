@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -172,4 +173,5 @@ def run_service(config: Config, *, audio: Path | None = None, transcribe: bool =
     # by then they must do nothing, so that the shutdown after it runs to its end.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
+    os.umask(0o027)  # the record is for the box's account (and its group) alone
     asyncio.run(serve(config, audio=audio, transcribe=transcribe, say=say))

@@ -10,6 +10,7 @@ exactly the code a live one does.
 from __future__ import annotations
 
 import logging
+import stat
 from pathlib import Path
 
 from courtbox.agent.config import Config
@@ -57,6 +58,7 @@ class RecordingStack:
     def __enter__(self) -> RecordingStack:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+            private(self.data_dir)
             self.unclean = mark_running(self.data_dir)
             problem = check_database(self.data_dir / DB_NAME, full=self.unclean)
             if problem is not None:
@@ -127,6 +129,17 @@ class RecordingStack:
                         reserve_bytes=self.config.storage.reserve_mb << 20,
                         warn_hours=self.config.storage.warn_hours,
                         timeline_start=timeline_start)
+
+
+def private(data_dir: Path) -> None:
+    """No access for others to the record: the data directory is 0750 and the database
+    files (perhaps made by a command run before the service) lose any access for others."""
+    try:
+        data_dir.chmod(0o750)
+        for path in data_dir.glob(f"{DB_NAME}*"):
+            path.chmod(stat.S_IMODE(path.stat().st_mode) & ~0o007)
+    except OSError as e:
+        logger.warning("cannot make %s private (0750): %s", data_dir, e)
 
 
 def speech_options(config: Config) -> tuple[SegmenterOptions, VadOptions, StreamOptions]:

@@ -18,6 +18,8 @@ import base64
 import hmac
 import re
 import secrets
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -114,3 +116,38 @@ def has_admin(store: Store) -> bool:
 def allowed(role: str, permission: str) -> bool:
     return role in PERMISSIONS[permission]
 
+
+
+class LoginThrottle:
+    """Failed logins per account and per client address: after ``max_failures`` within
+    ``window_s`` further attempts are refused (even with the right password) until the
+    oldest failure leaves the window, so a password cannot be guessed at speed from the
+    LAN. A successful login clears its account's count."""
+
+    def __init__(self, max_failures: int = 5, window_s: float = 300.0) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, name: str, client: str | None) -> int:
+        """Seconds until ``name`` from ``client`` may try again (0: now)."""
+        now = time.monotonic()
+        wait = 0.0
+        with self._lock:
+            for key in (f"user:{name}", f"client:{client}"):
+                recent = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+                self._failures[key] = recent
+                if len(recent) >= self.max_failures:
+                    wait = max(wait, recent[-self.max_failures] + self.window_s - now)
+        return int(wait) + 1 if wait else 0
+
+    def failed(self, name: str, client: str | None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in (f"user:{name}", f"client:{client}"):
+                self._failures.setdefault(key, []).append(now)
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(f"user:{name}", None)
