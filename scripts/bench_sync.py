@@ -5,7 +5,8 @@ Boxes are real: each has its own data directory, made by the real archive writer
 (``ArchiveWriter``: FLAC segments, fsync, sha256 chain) and the real store (hash-chained,
 Ed25519-signed outbox) from real speech (the sample hearing's microphones, looped, with a
 different noise floor per segment so that no two files are alike), and is served by the
-agent's real FastAPI app with its sync API, each on its own loopback port under uvicorn.
+agent's real FastAPI app with its sync API, each on its own loopback port under uvicorn,
+over TLS with its own certificate as ``courtbox run`` serves it.
 The collector is ``courtbox central run --once`` in its own process, as at a court.
 
 Reports, for ``--boxes`` boxes of ``--minutes`` each: records/s, MB/s and the wall time to
@@ -79,12 +80,13 @@ def make_box(data_dir: Path, minutes: float, channels: int, seed: int) -> dict:
 
 
 def serve_boxes(dirs: list[Path], ports_file: Path) -> None:
-    """Serve every box's real app on its own port until killed."""
+    """Serve every box's real app on its own port, over TLS, until killed."""
     import uvicorn
 
     from courtbox.agent.api import create_app
     from courtbox.agent.store import Store
     from courtbox.sync.server import enroll
+    from courtbox.sync.tls import box_certificate
 
     async def main() -> None:
         servers, tokens = [], []
@@ -93,9 +95,11 @@ def serve_boxes(dirs: list[Path], ports_file: Path) -> None:
             tokens.append(enroll(store, "bench", actor="bench"))
             identity = store.identity
             store.close()
-            app = create_app(d, identity=identity)
-            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
-                                                   log_level="error", lifespan="off"))
+            cert = box_certificate(d, identity.box_id)
+            app = create_app(d, identity=identity, certificate=cert)
+            server = uvicorn.Server(uvicorn.Config(
+                app, host="127.0.0.1", port=0, log_level="error", lifespan="off",
+                ssl_certfile=str(cert.cert_path), ssl_keyfile=str(cert.key_path)))
             servers.append(server)
             asyncio.create_task(server.serve())
         while not all(s.started for s in servers):
@@ -118,7 +122,7 @@ def pull(boxes: list[dict], dirs: list[Path], central: Path, concurrency: int) -
         served = json.loads(ports_file.read_text())
         exe = shutil.which("courtbox", path=str(Path(sys.executable).parent)) or "courtbox"
         for box, port, token in zip(boxes, served["ports"], served["tokens"], strict=True):
-            subprocess.run([exe, "central", "add-box", f"http://127.0.0.1:{port}", "--token",
+            subprocess.run([exe, "central", "add-box", f"https://127.0.0.1:{port}", "--token",
                             token, "--fingerprint", box["fingerprint"], "--data-dir",
                             str(central)], check=True, capture_output=True)
         started = time.monotonic()

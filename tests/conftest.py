@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -112,20 +113,33 @@ class RunningAgent:
              "--audio", str(audio), *([] if transcribe else ["--no-transcribe"])],
             stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True,
             env={**os.environ, **(env or {})})
-        line = self.proc.stdout.readline()
-        if "listening on " not in line:
-            self.proc.kill()
-            raise RuntimeError(f"agent did not start: {line!r}\n{self.log.read_text()}")
+        self.said: list[str] = []  # what it printed before it listened
+        while "listening on " not in (line := self.proc.stdout.readline()):
+            if not line:
+                self.proc.kill()
+                raise RuntimeError(f"agent did not start: {self.said}\n"
+                                   f"{self.log.read_text()}")
+            self.said.append(line)
         self.url = line.split("listening on ", 1)[1].strip()
+        self.cert = self.data / "identity" / "tls.crt"
+
+    @property
+    def verify(self) -> ssl.SSLContext:
+        """A client TLS context that trusts this box's certificate alone, as the
+        collector's does once it has pinned it."""
+        from courtbox.sync.tls import pinned_context
+        return pinned_context(self.cert.read_text())
 
     def client(self, name: str | None = None) -> httpx.Client:
         """A client logged in as ``name`` (its session token as a bearer), or not."""
         headers = {"Authorization": f"Bearer {self.token(name)}"} if name else {}
-        return httpx.Client(base_url=self.url, timeout=60, headers=headers)
+        return httpx.Client(base_url=self.url, timeout=60, headers=headers,
+                            verify=self.verify)
 
     def token(self, name: str) -> str:
         r = httpx.post(self.url + "/api/v1/session", json={"name": name,
-                                                           "password": PASSWORD})
+                                                           "password": PASSWORD},
+                       verify=self.verify)
         r.raise_for_status()
         return r.json()["token"]
 

@@ -101,7 +101,7 @@ def _concrete(path: str, hearing_id: str) -> str:
 
 
 def test_every_operation_has_a_declared_permission(agent: RunningAgent) -> None:
-    spec = httpx.get(agent.url + "/api/v1/openapi.json").json()
+    spec = httpx.get(agent.url + "/api/v1/openapi.json", verify=agent.verify).json()
     served = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
     assert served == set(OPERATIONS)
 
@@ -262,20 +262,22 @@ def test_live_socket_replays_what_a_reconnecting_page_missed(agent: RunningAgent
     from websockets.sync.client import connect
 
     hid = hearing["id"]
-    ws_url = agent.url.replace("http", "ws") + f"/api/v1/hearings/{hid}/live"
+    ws_url = agent.url.replace("https", "wss") + f"/api/v1/hearings/{hid}/live"
     token = agent.token("judge1")
-    with connect(f"{ws_url}?token={token}") as ws, agent.client("judge1") as judge:
+    tls = agent.verify
+    with connect(f"{ws_url}?token={token}", ssl=tls) as ws, \
+            agent.client("judge1") as judge:
         judge.post(f"/api/v1/hearings/{hid}/annotations", json={"label": "重点", "t": 2.0})
         first = json.loads(ws.recv(timeout=10))
         assert first["type"] == "annotation"
     with agent.client("judge1") as judge:  # while the page is away
         judge.post(f"/api/v1/hearings/{hid}/annotations", json={"label": "异议", "t": 3.0})
-    with connect(f"{ws_url}?token={token}&after={first['seq']}") as ws:
+    with connect(f"{ws_url}?token={token}&after={first['seq']}", ssl=tls) as ws:
         missed = json.loads(ws.recv(timeout=10))
         assert missed["type"] == "annotation" and missed["annotation"]["label"] == "异议"
         assert missed["seq"] > first["seq"]
     with pytest.raises(Exception, match="4401"):
-        with connect(ws_url) as ws:
+        with connect(ws_url, ssl=tls) as ws:
             ws.recv(timeout=10)
 
 
@@ -294,7 +296,7 @@ def test_an_api_beyond_loopback_waits_for_an_admin(tmp_path: Path, cache_dir: Pa
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     assert "no admin account" in said[0]
-    assert re.search(r"listening on http://127\.0\.0\.1:\d+", said[1]), said
+    assert re.search(r"listening on https://127\.0\.0\.1:\d+", said[1]), said
 
 
 # -- property-based: no input makes the server fail ---------------------------------------
@@ -302,7 +304,8 @@ def test_an_api_beyond_loopback_waits_for_an_admin(tmp_path: Path, cache_dir: Pa
 def test_no_request_makes_the_server_fail(agent: RunningAgent, hearing: dict) -> None:
     """schemathesis draws requests from the served OpenAPI, valid and not, for every
     operation (as an admin, on the module's hearing): none gets a 5xx."""
-    schema = schemathesis.openapi.from_url(agent.url + "/api/v1/openapi.json")
+    schema = schemathesis.openapi.from_url(agent.url + "/api/v1/openapi.json",
+                                           verify=str(agent.cert))
     headers = {"Authorization": f"Bearer {agent.token('admin1')}"}
     tried = []
     for result in schema.get_all_operations():
@@ -316,7 +319,7 @@ def test_no_request_makes_the_server_fail(agent: RunningAgent, hearing: dict) ->
         def call(case) -> None:
             if "hearing_id" in (case.path_parameters or {}):
                 case.path_parameters["hearing_id"] = hearing["id"]
-            response = case.call(base_url=agent.url, headers=headers)
+            response = case.call(base_url=agent.url, headers=headers, verify=str(agent.cert))
             case.validate_response(response, checks=[not_a_server_error])
 
         call()

@@ -37,6 +37,8 @@ def login(page, url: str, path: str, name: str) -> None:
 def test_clerk_and_judge_run_a_hearing_in_the_browser(tmp_path: Path, cache_dir: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    from courtbox.sync.tls import spki_sha256
+
     agent = RunningAgent(tmp_path)
     expect.set_options(timeout=60_000)  # two browsers and live recognition on 2 cores
     ARTIFACTS.mkdir(exist_ok=True)
@@ -45,7 +47,10 @@ def test_clerk_and_judge_run_a_hearing_in_the_browser(tmp_path: Path, cache_dir:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--autoplay-policy=no-user-gesture-required"])
+                "--autoplay-policy=no-user-gesture-required",
+                # The box's self-signed certificate, trusted by its key alone, as a court
+                # trusts it on the bench's machines (or gives the box its own CA's).
+                f"--ignore-certificate-errors-spki-list={spki_sha256(agent.cert.read_bytes())}"])
             clerk = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
             judge = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             for page in (clerk, judge):

@@ -145,6 +145,7 @@ def test_integer_audio_device_is_kept_as_an_index(tmp_path: Path) -> None:
     ("[audio]\ndevice = 1.5\n", "audio.device: "),
     ("[audio]\ndevice = [1]\n", "audio.device: "),
     ('[api]\nport = "http"\n', "api.port: "),
+    ('[api]\ntls_cert = "/etc/court.crt"\n', "api: tls_cert and tls_key go together"),
 ])
 def test_each_mistake_gives_one_line_naming_the_key(tmp_path: Path, text: str, key: str
                                                     ) -> None:
@@ -243,6 +244,27 @@ def test_cli_check_bad_file_exits_2_with_one_error_line_per_problem(tmp_path: Pa
     assert sorted(lines) == ["courtbox: error: court.romo: unknown key",
                              "courtbox: error: model.beam_size: Input should be greater than "
                              "or equal to 1"]
+
+
+def test_cli_check_reads_the_configured_tls_certificate(tmp_path: Path) -> None:
+    """A court certificate that is not one, or whose key is another's: one line naming
+    ``api.tls_cert``; a good pair passes."""
+    from courtbox.sync.tls import box_certificate
+
+    good, other = box_certificate(tmp_path / "a", "a"), box_certificate(tmp_path / "b", "b")
+    (tmp_path / "bad.crt").write_text("not a certificate")
+    for cert, key, said in ((tmp_path / "bad.crt", good.key_path, "cannot read the TLS "
+                             "certificate"),
+                            (good.cert_path, other.key_path, "is not the key of")):
+        path = write(tmp_path / "tls.toml", f'[api]\ntls_cert = "{cert}"\n'
+                     f'tls_key = "{key}"\n')
+        result = run_cli("config", "check", "--config", str(path))
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("courtbox: error: api.tls_cert: ") and said in line, line
+    path = write(tmp_path / "tls.toml", f'[api]\ntls_cert = "{good.cert_path}"\n'
+                 f'tls_key = "{good.key_path}"\n')
+    assert run_cli("config", "check", "--config", str(path)).returncode == 0
 
 
 def test_cli_check_missing_file_exits_2(tmp_path: Path) -> None:

@@ -11,10 +11,12 @@ the centre acknowledged, of closed hearings.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import signal
 import sqlite3
+import ssl
 import subprocess
 import threading
 import time
@@ -145,7 +147,8 @@ def test_a_replayed_and_reordered_batch_changes_nothing(boxes, tmp_path: Path) -
         (box,) = store.boxes()
         token = {"Authorization": f"Bearer {box['token']}"}
         batch = httpx.get(f"{agent.url}/api/v1/sync/changes", headers=token,
-                          params={"after": 0, "limit": 5000}).json()["entries"]
+                          params={"after": 0, "limit": 5000},
+                          verify=agent.verify).json()["entries"]
         before = store.conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
         store.update_box(box["url"], cursor=0)  # as if the acknowledgement had been lost
         (box,) = store.boxes()
@@ -153,7 +156,7 @@ def test_a_replayed_and_reordered_batch_changes_nothing(boxes, tmp_path: Path) -
 
         async def take() -> None:
             from courtbox.sync.central import PullReport
-            async with httpx.AsyncClient() as client:
+            async with httpx.AsyncClient(verify=agent.verify) as client:
                 await Collector(store)._take(client, box, token, shuffled,
                                              PullReport(box["url"]))
 
@@ -239,62 +242,70 @@ def collector_inside_a_download(central: Path) -> subprocess.Popen:
 
 
 class SlowProxy:
-    """A TCP proxy on loopback that passes the box's answers on at ``rate`` bytes/s, and
-    logs what the collector asked for."""
+    """A TLS proxy on loopback that passes the box's answers on at ``rate`` bytes/s and
+    logs what the collector asked for. It ends the collector's TLS with ``certificate``
+    (cert and key files): the box's own makes it a slow link to the box, another key's a
+    man in the middle. It speaks TLS to the box."""
 
-    def __init__(self, target: str, rate: int) -> None:
-        import socket
+    def __init__(self, target: str, rate: int, certificate: tuple[Path, Path]) -> None:
         self.retarget(target)
         self.rate = rate
         self.requests: list[bytes] = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.loop = asyncio.new_event_loop()
+        self.loop.set_exception_handler(lambda *_: None)  # refused handshakes are the point
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_tls.load_cert_chain(*certificate)
+        self.upstream_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self.upstream_tls.check_hostname = False
+        self.upstream_tls.verify_mode = ssl.CERT_NONE
+        self.server = asyncio.run_coroutine_threadsafe(asyncio.start_server(
+            self._serve, "127.0.0.1", 0, ssl=server_tls), self.loop).result()
+        self.url = f"https://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
 
     def retarget(self, url: str) -> None:
         """Pass new connections on to ``url`` (the box restarted on another port)."""
-        host, port = url.removeprefix("http://").rsplit(":", 1)
+        host, port = url.removeprefix("https://").rsplit(":", 1)
         self.target = (host, int(port))
 
-    def _serve(self) -> None:
-        import socket
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            threading.Thread(target=self._pipe, args=(client, upstream, False),
-                             daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, True),
-                             daemon=True).start()
-
-    def _pipe(self, src, dst, slow: bool) -> None:
+    async def _serve(self, reader, writer) -> None:
         try:
-            while data := src.recv(4096):
+            up_reader, up_writer = await asyncio.open_connection(*self.target,
+                                                                 ssl=self.upstream_tls)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(self._pipe(reader, up_writer, slow=False),
+                             self._pipe(up_reader, writer, slow=True))
+
+    async def _pipe(self, src, dst, slow: bool) -> None:
+        try:
+            while data := await src.read(4096):
                 if not slow:
                     self.requests.append(data)
-                dst.sendall(data)
+                dst.write(data)
+                await dst.drain()
                 if slow:
-                    time.sleep(len(data) / self.rate)
-        except OSError:
+                    await asyncio.sleep(len(data) / self.rate)
+        except (OSError, ssl.SSLError):
             pass
         finally:
-            for s in (src, dst):
-                try:
-                    s.close()
-                except OSError:
-                    pass
+            dst.close()
 
     def close(self) -> None:
-        self.sock.close()
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def own_certificate(agent: RunningAgent) -> tuple[Path, Path]:
+    return agent.cert, agent.data / "identity" / "tls.key"
 
 
 def test_a_collector_killed_mid_download_resumes_it(boxes, tmp_path: Path) -> None:
     agent = boxes[0]
     central = tmp_path / "central"
     record_hearing(agent, "slow", seconds=8)
-    proxy = SlowProxy(agent.url, rate=60_000)
+    proxy = SlowProxy(agent.url, rate=60_000, certificate=own_certificate(agent))
     try:
         enroll(agent, central, url=proxy.url)
         run = collector_inside_a_download(central)
@@ -314,6 +325,61 @@ def test_a_collector_killed_mid_download_resumes_it(boxes, tmp_path: Path) -> No
     assert central_read(central, "SELECT COUNT(*) FROM records")[0][0] == len(entries)
     assert_audio_at_centre(agent, central)
     assert not list((central / "blobs").glob("*/*.part"))
+
+
+def test_a_man_in_the_middle_gets_no_token_and_a_renewed_certificate_is_pinned(
+        boxes, tmp_path: Path) -> None:
+    """A proxy that ends TLS with a certificate of its own and relays the box's genuine
+    identity: the collector learns the certificate the box's key signed, refuses the
+    proxy's and sends it no token. A certificate the box has renewed (signed by the same
+    key) is pinned in place of the old one; one the key did not sign, never."""
+    from courtbox.sync.tls import TlsError, box_certificate, trusted_certificate
+
+    agent = boxes[1]
+    central = tmp_path / "central"
+    record_hearing(agent, "mitm", seconds=2)
+    rogue = box_certificate(tmp_path / "rogue", "rogue")
+    proxy = SlowProxy(agent.url, rate=10**9, certificate=(rogue.cert_path, rogue.key_path))
+    try:
+        enroll(agent, central, url=proxy.url)
+        run = cli("central", "run", "--once", "--data-dir", str(central), check=False)
+        assert run.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in run.stdout
+        assert "no token sent" in run.stdout
+        asked = b"".join(proxy.requests).lower()
+        assert b"get /api/v1/sync/identity" in asked and b"authorization" not in asked
+    finally:
+        proxy.close()
+    assert central_read(central, "SELECT COUNT(*) FROM records")[0][0] == 0
+    assert central_read(central, "SELECT tls_certificate FROM boxes") == [
+        (agent.cert.read_text(),)]
+
+    # Reached directly, with an older certificate pinned: the box's current one, signed
+    # by its key, takes the pin's place and the pull goes through.
+    store = CentralStore(central)
+    try:
+        store.conn.execute("UPDATE boxes SET url = ?, tls_certificate = ?",
+                           [agent.url, rogue.pem.decode()])
+    finally:
+        store.close()
+    cli("central", "run", "--once", "--data-dir", str(central))
+    assert central_read(central, "SELECT tls_certificate FROM boxes") == [
+        (agent.cert.read_text(),)]
+    entries = box_read(agent, lambda s: s.outbox(0, 100000))
+    assert central_read(central, "SELECT COUNT(*) FROM records")[0][0] == len(entries)
+
+    ident = httpx.get(f"{agent.url}/api/v1/sync/identity", verify=agent.verify).json()
+    shown = cli("identity", "--config", str(agent.config)).stdout  # for the court's IT
+    assert ident["tls"]["sha256"] == hashlib.sha256(ssl.PEM_cert_to_DER_cert(
+        agent.cert.read_text())).hexdigest()
+    assert ident["tls"]["sha256"].upper() == shown.split("tls sha256")[1].strip().replace(
+        ":", "")
+    key = base64.b64decode(ident["public_key"])
+    assert trusted_certificate(ident, key) == agent.cert.read_text()
+    swapped = {**ident, "tls": {**ident["tls"], "certificate": rogue.pem.decode()}}
+    with pytest.raises(TlsError, match="not signed by its pinned key"):
+        trusted_certificate(swapped, key)
+    with pytest.raises(TlsError, match="offers no TLS certificate"):
+        trusted_certificate({k: v for k, v in ident.items() if k != "tls"}, key)
 
 
 def test_retention_releases_only_acknowledged_audio_of_closed_hearings(boxes,
@@ -351,7 +417,7 @@ def test_a_box_killed_mid_serve_and_a_cut_connection_lose_nothing(boxes,
     agent = boxes[0]
     central = tmp_path / "central"
     record_hearing(agent, "cut", seconds=8)
-    proxy = SlowProxy(agent.url, rate=60_000)
+    proxy = SlowProxy(agent.url, rate=60_000, certificate=own_certificate(agent))
     try:
         enroll(agent, central, url=proxy.url)
         run = collector_inside_a_download(central)
@@ -388,8 +454,8 @@ def test_discovery_finds_boxes_and_ignores_a_rogue_responder(tmp_path: Path,
     rogue = None
     try:
         ident = box_read(agent, lambda s: s.identity)
-        store.add_box("http://127.0.0.1:1", "token", ident.fingerprint)  # an old address
-        store.update_box("http://127.0.0.1:1", box_id=ident.box_id)
+        store.add_box("https://127.0.0.1:1", "token", ident.fingerprint)  # an old address
+        store.update_box("https://127.0.0.1:1", box_id=ident.box_id)
         impostor = Identity(ident.box_id, Ed25519Signer(Ed25519PrivateKey.generate()))
         rogue = Advertiser(impostor, court="示例人民法院", room="第一科技法庭",
                            host="127.0.0.1", port=9)

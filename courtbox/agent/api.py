@@ -62,6 +62,7 @@ from courtbox.errors import (
 from courtbox.hardware.health import clock_synced
 from courtbox.sync.identity import Identity
 from courtbox.sync.server import sync_lag, sync_router
+from courtbox.sync.tls import Certificate
 
 API = "/api/v1"
 COOKIE = "courtbox_session"
@@ -180,10 +181,13 @@ def _page(name: str) -> str:
 def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
                courtroom: Courtroom | None = None, hub: LiveHub | None = None,
                partials: PartialsProvider | None = None,
-               anonymous: str | None = None, identity: Identity | None = None) -> FastAPI:
+               anonymous: str | None = None, identity: Identity | None = None,
+               certificate: Certificate | None = None) -> FastAPI:
     """``anonymous``: the role of a request without a session (``courtbox demo`` serves its
     sample hearing read-only on loopback); None: every request must log in.
-    ``identity``: the box's, to serve the sync API for the court's collectors."""
+    ``identity``: the box's, to serve the sync API for the court's collectors;
+    ``certificate``: the TLS certificate the API is served with, which the identity
+    vouches for."""
     data_dir = Path(data_dir)
     store = Store.in_dir(data_dir)
     lock = threading.Lock()
@@ -310,6 +314,7 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
         token, user = result
         write(lambda s: s.audit(user["name"], "user.login", None, client=client))
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https",
                             max_age=users.SESSION_HOURS * 3600)
         return {"user": user["name"], "role": user["role"], "token": token}
 
@@ -364,7 +369,8 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
 
     if identity is not None:
         app.include_router(sync_router(read=read, write=write, identity=identity,
-                                       data_dir=data_dir, health=box_health))
+                                       certificate=certificate, data_dir=data_dir,
+                                       health=box_health))
 
     # -- hearings -------------------------------------------------------------------------
 

@@ -95,6 +95,12 @@ def config_check(config: Config, as_json: bool) -> None:
     Example:
         courtbox config check --config /etc/courtbox/agent.toml
     """
+    if config.api.tls and config.api.tls_cert:
+        from courtbox.sync.tls import TlsError, load_certificate
+        try:
+            load_certificate(config.api.tls_cert, config.api.tls_key)
+        except TlsError as e:
+            _fail(ConfigError([f"api.tls_cert: {e}"], config.source))
     resolved = config.model_dump(mode="json")
     if as_json:
         click.echo(json.dumps(resolved, ensure_ascii=False, indent=2))
@@ -527,20 +533,30 @@ def uninstall_cmd(root: Path) -> None:
 @config_options(data=True)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def identity_cmd(config: Config, as_json: bool) -> None:
-    """Print the box id and its signing key's fingerprint (created on first use).
+    """Print the box id, its signing key's fingerprint and its TLS certificate's SHA-256
+    (created on first use): the one a browser shows in its certificate viewer.
 
     \b
     Example:
         courtbox identity --data-dir /var/lib/courtbox
     """
     from courtbox.sync.identity import load_identity
+    from courtbox.sync.tls import box_certificate, load_certificate
 
-    ident = load_identity(config.storage.data_dir)
+    try:
+        ident = load_identity(config.storage.data_dir)
+        cert = (load_certificate(config.api.tls_cert, config.api.tls_key)
+                if config.api.tls_cert else
+                box_certificate(config.storage.data_dir, ident.box_id))
+    except CourtboxError as e:
+        _fail(e)
+    shown = ":".join(cert.sha256[i:i + 2] for i in range(0, 64, 2)).upper()
     if as_json:
-        click.echo(json.dumps(ident.public()))
+        click.echo(json.dumps({**ident.public(), "tls_sha256": cert.sha256,
+                               "tls_spki_sha256": cert.spki_sha256}))
     else:
         click.echo(f"box id       {ident.box_id}\nalgorithm    {ident.signer.algorithm}\n"
-                   f"fingerprint  {ident.fingerprint}")
+                   f"fingerprint  {ident.fingerprint}\ntls sha256   {shown}")
 
 
 @cli.group("sync")
@@ -559,7 +575,7 @@ def sync_enroll(config: Config, name: str, url: str | None) -> None:
 
     \b
     Example:
-        courtbox sync enroll central-1 --url http://10.1.2.3:8750
+        courtbox sync enroll central-1 --url https://10.1.2.3:8750
     """
     from courtbox.agent.store import Store
     from courtbox.sync.server import enroll
@@ -570,7 +586,8 @@ def sync_enroll(config: Config, name: str, url: str | None) -> None:
         fingerprint = store.identity.fingerprint
     finally:
         store.close()
-    url = url or f"http://{config.api.host}:{config.api.port}"
+    scheme = "https" if config.api.tls else "http"
+    url = url or f"{scheme}://{config.api.host}:{config.api.port}"
     click.echo(f"collector {name} enrolled; at the centre run:\n"
                f"  courtbox central add-box {url} --token {token} "
                f"--fingerprint {fingerprint}")
@@ -625,15 +642,20 @@ def _central_store(data_dir: Path):
 @click.option("--data-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The collector's data directory.")
 def central_add_box(url: str, token: str, fingerprint: str, data_dir: Path) -> None:
-    """Add (or update) a box the collector pulls, pinning its key fingerprint.
+    """Add (or update) a box the collector pulls, pinning its key fingerprint (and, at the
+    first pull, the TLS certificate that key signed).
 
     \b
     Example:
-        courtbox central add-box http://10.1.2.3:8750 --token T --fingerprint SHA256:x \\
+        courtbox central add-box https://10.1.2.3:8750 --token T --fingerprint SHA256:x \\
             --data-dir /var/lib/courtbox-central
     """
     if not url.startswith(("http://", "https://")):
-        _fail(CourtboxError(f"box url {url!r} must start with http:// or https://"))
+        _fail(CourtboxError(f"box url {url!r} must start with https:// (or http://)"))
+    if url.startswith("http://"):
+        click.echo(f"courtbox: warning: {url} is plain HTTP: the token and the hearings "
+                   "cross the network unencrypted; use https:// unless a TLS proxy of the "
+                   "court's sits in front of the box", err=True)
     if not fingerprint.startswith("SHA256:"):
         _fail(CourtboxError(f"fingerprint {fingerprint!r} must look like SHA256:..."))
     store = _central_store(data_dir)

@@ -184,6 +184,19 @@ class VadSection(_Section):
 class ApiSection(_Section):
     host: str = Field("127.0.0.1", min_length=1, description="Address the HTTP API binds to.")
     port: int = Field(8750, ge=0, le=65535, description="TCP port of the HTTP API (0: any).")
+    tls: bool = Field(True, description="Serve HTTPS (the box's own certificate, pinned by "
+                      "the collector; or tls_cert and tls_key). Off only behind a court's "
+                      "own TLS proxy.")
+    tls_cert: str = Field("", description="PEM certificate (chain) from the court's CA to "
+                          "serve instead of the box's self-signed one; with tls_key.")
+    tls_key: str = Field("", description="PEM private key of tls_cert (readable by the "
+                         "courtbox user only).")
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> ApiSection:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together: set both or neither")
+        return self
 
 
 class SyncSection(_Section):

@@ -51,6 +51,10 @@ data_dir = "/var/lib/courtbox"
 [api]
 host = "127.0.0.1"         # "0.0.0.0" to serve the room's screens (needs an admin account)
 port = 8750
+# HTTPS with the box's own certificate (`courtbox identity` shows its SHA-256); or the
+# court's CA certificate, readable by the courtbox user:
+# tls_cert = "/etc/courtbox/tls.crt"
+# tls_key = "/etc/courtbox/tls.key"
 
 # One [[seats]] per microphone channel; the default is 审判长, 书记员, 原告, 被告 on 0-3.
 # [[seats]]

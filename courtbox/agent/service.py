@@ -1,8 +1,12 @@
 """``courtbox run``: the long-running agent that systemd starts.
 
 One asyncio process: the recording stack (store, writer thread, recogniser process), the
-courtroom the clerk drives, the live hub, and the HTTP/WebSocket API under uvicorn. It
-prints ``listening on http://HOST:PORT`` once the API accepts connections.
+courtroom the clerk drives, the live hub, and the HTTPS/WebSocket API under uvicorn. It
+prints ``listening on https://HOST:PORT`` once the API accepts connections.
+
+The API speaks TLS with the box's own certificate (``courtbox.sync.tls``) or the court's
+(``api.tls_cert``); a configured one that cannot be used is reported, naming the key, and
+the box's own is served instead: a wrong file never keeps a hearing from recording.
 
 The API listens on ``api.host``; beyond loopback only once an admin account exists (an
 admin is who creates the clerks' and judges' accounts, so a box without one is not yet
@@ -39,6 +43,7 @@ from courtbox.agent.live import LiveHub
 from courtbox.agent.stack import RecordingStack
 from courtbox.agent.users import has_admin
 from courtbox.hardware.systemd import notify, watchdog_interval
+from courtbox.sync.tls import Certificate, TlsError, box_certificate, load_certificate
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +71,15 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
         hub = LiveHub(asyncio.get_running_loop())
         room = Courtroom(config, stack, hub, audio=audio)
         continued = await asyncio.to_thread(room.continue_interrupted)
-        app = create_app(data_dir, courtroom=room, identity=stack.store.identity)
+        cert = api_certificate(config, stack, say)
+        app = create_app(data_dir, courtroom=room, identity=stack.store.identity,
+                         certificate=cert)
+        tls = {"ssl_certfile": str(cert.cert_path), "ssl_keyfile": str(cert.key_path)
+               } if cert else {}
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=config.api.port,
                                                log_level="warning", ws="websockets-sansio",
-                                               timeout_graceful_shutdown=5))
+                                               timeout_graceful_shutdown=5, **tls))
+        scheme = "https" if cert else "http"
         stack.writer.call(lambda s: s.audit("agent", "agent.start", None, host=host,
                                             port=config.api.port))
         task = asyncio.create_task(server.serve())
@@ -82,8 +92,9 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
         if server.started:
             port = server.servers[0].sockets[0].getsockname()[1]
             if config.sync.advertise:
-                advertiser = await asyncio.to_thread(advertise, config, stack, host, port)
-            say(f"listening on http://{host}:{port}")
+                advertiser = await asyncio.to_thread(advertise, config, stack, host, port,
+                                                     scheme)
+            say(f"listening on {scheme}://{host}:{port}")
             notify("READY=1", f"STATUS=listening on {host}:{port}"
                    + (f"; {continued}" if continued else ""))
         pinger = asyncio.create_task(ping_watchdog(room))
@@ -98,6 +109,24 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
                 await asyncio.to_thread(advertiser.close)
             await asyncio.to_thread(room.shutdown)
             stack.writer.call(lambda s: s.audit("agent", "agent.stop", None))
+
+
+def api_certificate(config: Config, stack: RecordingStack,
+                    say: Callable[[str], None]) -> Certificate | None:
+    """The certificate to serve: the court's when configured and usable, else the box's
+    own; None with ``api.tls = false``."""
+    if not config.api.tls:
+        return None
+    if config.api.tls_cert:
+        try:
+            return load_certificate(config.api.tls_cert, config.api.tls_key)
+        except TlsError as e:
+            reason = str(e)
+            logger.error("api.tls_cert: %s; serving the box's own certificate", reason)
+            say(f"api.tls_cert: {reason}; serving the box's own certificate instead")
+            stack.writer.call(lambda s: s.audit("agent", "config.tls_refused", None,
+                                                reason=reason))
+    return box_certificate(config.storage.data_dir, stack.store.identity.box_id)
 
 
 async def ping_watchdog(room: Courtroom) -> None:
@@ -154,14 +183,14 @@ async def housekeeping(config: Config, stack: RecordingStack) -> None:
             logger.exception("retention check failed")
 
 
-def advertise(config: Config, stack: RecordingStack, host: str, port: int):
+def advertise(config: Config, stack: RecordingStack, host: str, port: int, scheme: str):
     """The mDNS announcement, or None (logged) where the network refuses it: discovery is
     a convenience, never a reason not to record."""
     from courtbox.sync.discovery import Advertiser
 
     try:
         return Advertiser(stack.store.identity, court=config.court.court,
-                          room=config.court.room, host=host, port=port)
+                          room=config.court.room, host=host, port=port, scheme=scheme)
     except Exception as e:  # noqa: BLE001 - zeroconf raises its own kinds; logged
         logger.warning("cannot announce the box over mDNS: %s", e)
         return None

@@ -3,9 +3,10 @@ and audio, verifies everything, stores it once, and only then acknowledges.
 
 Per box, in order:
 
-1. The box's identity is fetched and its key fingerprint compared with the one pinned when
-   the box was added (``courtbox central add-box``); a box that answers with another key
-   is refused.
+1. The box's identity is fetched and its key compared with the one pinned when the box
+   was added (``courtbox central add-box``): a box that answers with another key is
+   refused. Over https, the TLS certificate the key signed is pinned, and everything after
+   goes over a connection that trusts that certificate alone (``courtbox.sync.tls``).
 2. Changes are pulled from the box's cursor. Each entry is verified before anything is
    stored: its body against its sha256, its signature against the pinned key, its
    ``prev_sha256`` against the last entry of the same hearing already held here (the
@@ -41,7 +42,8 @@ import httpx
 
 from courtbox.agent.store import canonical_json, sha256_text, utc_now
 from courtbox.errors import CourtboxError, SyncError
-from courtbox.sync.identity import verify
+from courtbox.sync.identity import fingerprint, verify
+from courtbox.sync.tls import pinned_context, trusted_certificate
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ CREATE TABLE IF NOT EXISTS boxes (
     box_id TEXT UNIQUE,
     algorithm TEXT,
     public_key TEXT,
+    tls_certificate TEXT,
     cursor INTEGER NOT NULL DEFAULT 0,
     heartbeat TEXT,
     last_pull TEXT,
@@ -118,6 +121,9 @@ class CentralStore:
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.executescript(SCHEMA)
+        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(boxes)")}
+        if "tls_certificate" not in columns:  # a collector from before TLS
+            self.conn.execute("ALTER TABLE boxes ADD COLUMN tls_certificate TEXT")
 
     def close(self) -> None:
         self.conn.close()
@@ -245,14 +251,12 @@ class Collector:
 
     async def pull_all(self) -> list[PullReport]:
         sem = asyncio.Semaphore(self.concurrency)
-        limits = httpx.Limits(max_connections=self.concurrency * 2)
-        async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as client:
 
-            async def one(box: dict) -> PullReport:
-                async with sem:
-                    return await self.pull_box(client, box)
+        async def one(box: dict) -> PullReport:
+            async with sem:
+                return await self.pull_box(box)
 
-            return await asyncio.gather(*(one(b) for b in self.store.boxes()))
+        return await asyncio.gather(*(one(b) for b in self.store.boxes()))
 
     async def run(self, interval: float = 10.0, rounds: int | None = None) -> None:
         n = 0
@@ -266,44 +270,83 @@ class Collector:
 
     # -- one box --------------------------------------------------------------------------
 
-    async def pull_box(self, client: httpx.AsyncClient, box: dict) -> PullReport:
+    async def pull_box(self, box: dict) -> PullReport:
         report = PullReport(box["url"], box["box_id"])
         headers = {"Authorization": f"Bearer {box['token']}"}
         try:
-            if box["public_key"] is None:
-                box = await self._pin(client, box)
-                report.box_id = box["box_id"]
+            box = await self._pin(box)
+            report.box_id = box["box_id"]
             if box["blocked"]:
                 report.error = f"blocked: {box['blocked']}"
                 return report
-            await self._ack(client, box, headers, box["cursor"])
-            while True:
-                r = await client.get(f"{box['url']}/api/v1/sync/changes", headers=headers,
-                                     params={"after": box["cursor"], "limit": BATCH})
-                r.raise_for_status()
-                batch = r.json()
-                self.store.update_box(box["url"], heartbeat=canonical_json(batch["health"]),
-                                      last_pull=utc_now(), last_error=None)
-                done = await self._take(client, box, headers, batch["entries"], report)
-                box = self.store.box(box["url"])
+            async with self._client(box) as client:
                 await self._ack(client, box, headers, box["cursor"])
-                if not done or not batch["more"]:
-                    break
+                while True:
+                    r = await client.get(f"{box['url']}/api/v1/sync/changes",
+                                         headers=headers,
+                                         params={"after": box["cursor"], "limit": BATCH})
+                    r.raise_for_status()
+                    batch = r.json()
+                    self.store.update_box(box["url"],
+                                          heartbeat=canonical_json(batch["health"]),
+                                          last_pull=utc_now(), last_error=None)
+                    done = await self._take(client, box, headers, batch["entries"], report)
+                    box = self.store.box(box["url"])
+                    await self._ack(client, box, headers, box["cursor"])
+                    if not done or not batch["more"]:
+                        break
         except (httpx.HTTPError, OSError, ValueError, KeyError, CourtboxError) as e:
             report.error = f"{type(e).__name__}: {e}"
+            if "CERTIFICATE_VERIFY_FAILED" in str(e):
+                report.error = (f"refused: {box['url']} presents a certificate that is not "
+                                f"the one the box's key signed (someone between the centre "
+                                f"and the box?); no token sent ({e})")
             self.store.update_box(box["url"], last_error=report.error[:500])
         return report
 
-    async def _pin(self, client: httpx.AsyncClient, box: dict) -> dict:
-        r = await client.get(f"{box['url']}/api/v1/sync/identity")
+    def _client(self, box: dict) -> httpx.AsyncClient:
+        """A client for one box: over https it trusts the box's pinned certificate and
+        nothing else, so the token goes to no one but the box."""
+        verify = (pinned_context(box["tls_certificate"])
+                  if box["url"].startswith("https://") else True)
+        return httpx.AsyncClient(timeout=self.timeout, verify=verify,
+                                 limits=httpx.Limits(max_connections=4))
+
+    async def _pin(self, box: dict) -> dict:
+        """The box's identity, checked each round against the key pinned for it (the
+        fingerprint given at ``add-box``, then the key itself), and over https the TLS
+        certificate that key signed, pinned (again when the box renews it)."""
+        # The identity vouches for itself and nothing secret is sent for it, so it may
+        # come over a connection not yet verified: that is how the first pin is learnt.
+        async with httpx.AsyncClient(timeout=self.timeout, verify=False) as plain:
+            r = await plain.get(f"{box['url']}/api/v1/sync/identity")
         r.raise_for_status()
         ident = r.json()
-        if ident["fingerprint"] != box["fingerprint"]:
-            raise SyncError(f"identity mismatch: the box answers with key "
-                            f"{ident['fingerprint']}, pinned {box['fingerprint']}")
-        self.store.update_box(box["url"], box_id=ident["box_id"],
-                              algorithm=ident["algorithm"], public_key=ident["public_key"])
-        return self.store.box(box["url"])
+        key = base64.b64decode(ident["public_key"], validate=True)
+        if box["public_key"] is None:
+            if fingerprint(key) != box["fingerprint"]:
+                raise SyncError(f"identity mismatch: the box answers with key "
+                                f"{fingerprint(key)}, pinned {box['fingerprint']}")
+        elif ident["public_key"] != box["public_key"] or ident["box_id"] != box["box_id"]:
+            raise SyncError(f"identity mismatch: the box answers as {ident['box_id']} with "
+                            f"key {fingerprint(key)}, pinned {box['box_id']} "
+                            f"{box['fingerprint']}")
+        changes: dict = {}
+        if box["public_key"] is None:
+            changes.update(box_id=ident["box_id"], algorithm=ident["algorithm"],
+                           public_key=ident["public_key"])
+        if box["url"].startswith("https://"):
+            cert = trusted_certificate({**ident, "algorithm": box["algorithm"]
+                                        or ident["algorithm"]}, key)
+            if cert != box["tls_certificate"]:
+                if box["tls_certificate"]:
+                    logger.warning("box %s (%s) has a new TLS certificate, signed by its "
+                                   "pinned key: pinned", ident["box_id"], box["url"])
+                changes["tls_certificate"] = cert
+        if changes:
+            self.store.update_box(box["url"], **changes)
+            box = self.store.box(box["url"])
+        return box
 
     async def _take(self, client: httpx.AsyncClient, box: dict, headers: dict,
                     entries: list[dict], report: PullReport) -> bool:

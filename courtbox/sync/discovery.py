@@ -2,13 +2,14 @@
 and the collector browses for it.
 
 The TXT record is small and says who the box is, never anything secret: box id, court,
-room, API version and key fingerprint. mDNS stays on one network link and court networks
+room, API version, key fingerprint and URL scheme. mDNS stays on one network link and court networks
 are routed, so discovery only helps: the collector pulls the boxes added to it (with their
 token and pinned fingerprint, ``courtbox central add-box``), follows a known box to a new
 address when it is announced with the same id and fingerprint, and lists boxes it has seen
 but not been given (``discovered``) for an operator to enrol. A rogue responder can announce
-anything; it gains nothing, because the collector pulls only from a box that proves the
-pinned key (its entries' signatures).
+anything; it gains nothing, because the collector talks only to a box that proves the pinned
+key: over TLS with the certificate that key signed (so the collector's token never reaches
+an impostor), and with entries that key signed.
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ class Advertiser:
     """The box, announced on the link for as long as the agent runs."""
 
     def __init__(self, identity: Identity, *, court: str, room: str, host: str,
-                 port: int, interfaces: list[str] | None = None) -> None:
+                 port: int, scheme: str = "https",
+                 interfaces: list[str] | None = None) -> None:
         props = {"box_id": identity.box_id, "court": court, "room": room,
-                 "api": API_VERSION, "fp": identity.fingerprint}
+                 "api": API_VERSION, "fp": identity.fingerprint, "scheme": scheme}
         self.info = ServiceInfo(SERVICE, f"courtbox-{identity.box_id[:12]}.{SERVICE}",
                                 addresses=_addresses(host), port=port, properties=props,
                                 server=f"courtbox-{identity.box_id[:12]}.local.")
@@ -86,8 +88,8 @@ class BoxBrowser:
             return
         props = {k.decode(): (v or b"").decode("utf-8", "replace")
                  for k, v in info.properties.items()}
-        url = f"http://{info.parsed_addresses()[0]}:{info.port}"
-        self.seen(props, url)
+        scheme = "http" if props.get("scheme") == "http" else "https"
+        self.seen(props, f"{scheme}://{info.parsed_addresses()[0]}:{info.port}")
 
     def seen(self, props: dict, url: str) -> None:
         box_id, fp = props.get("box_id"), props.get("fp")
@@ -100,6 +102,9 @@ class BoxBrowser:
             [box_id, url, props.get("court"), props.get("room"), fp, utc_now()])
         known = [b for b in self.store.boxes() if b["box_id"] == box_id]
         for box in known:
+            # A known box keeps the scheme it was added with: an announcement may move it,
+            # never take its TLS away.
+            url = box["url"].split("://", 1)[0] + "://" + url.split("://", 1)[1]
             if box["url"] != url and box["fingerprint"] == fp:
                 logger.warning("box %s moved from %s to %s", box_id, box["url"], url)
                 self.store.conn.execute("UPDATE boxes SET url = ? WHERE url = ?",

@@ -96,7 +96,7 @@ class Identity:
                 "fingerprint": self.fingerprint}
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, data)
@@ -118,8 +118,8 @@ def load_identity(data_dir: Path | str, *, create: bool = True) -> Identity:
                                 serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
         try:
-            _write_private(key_path, pem)
-            _write_private(id_path, uuid.uuid4().hex.encode("ascii"))
+            write_private(key_path, pem)
+            write_private(id_path, uuid.uuid4().hex.encode("ascii"))
         except FileExistsError:
             pass  # another process created it first: use theirs
     mode = key_path.stat().st_mode & 0o777

@@ -3,7 +3,8 @@
 The centre pulls; the box never pushes and never deletes what the centre has not confirmed.
 
 - ``GET /identity``: the box id, algorithm, public key and fingerprint (open: the collector
-  compares the fingerprint with the one it pinned at enrolment).
+  compares the fingerprint with the one it pinned at enrolment), and the API's TLS
+  certificate with the key's signature over it (``courtbox.sync.tls``).
 - ``GET /changes?after=SEQ&limit=N``: outbox entries in ``seq`` order, each with its sha256,
   the previous hash of its hearing and its signature, plus the box's health (the heartbeat).
 - ``GET /blobs/{sha256}``: an archived audio segment file, with HTTP Range, so a broken
@@ -32,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from courtbox.agent.store import SQLITE_MAX, Store, sha256_text, utc_now
 from courtbox.errors import SyncError
 from courtbox.sync.identity import Identity
+from courtbox.sync.tls import Certificate, vouch
 
 PROTOCOL = 1
 MAX_LIMIT = 5000
@@ -73,10 +75,12 @@ def sync_lag(store: Store) -> dict:
             "lag_bytes": unacked}
 
 
-def sync_router(*, read: Callable, write: Callable, identity: Identity, data_dir: Path,
+def sync_router(*, read: Callable, write: Callable, identity: Identity,
+                certificate: Certificate | None, data_dir: Path,
                 health: Callable[[], dict]) -> APIRouter:
     """``read``/``write``: run a function on a store connection (the API's reader, the
-    store's writer); ``health``: the heartbeat sent with every batch of changes."""
+    store's writer); ``certificate``: the API's TLS certificate, vouched for in the
+    identity; ``health``: the heartbeat sent with every batch of changes."""
     router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 
     def collector(creds: HTTPAuthorizationCredentials | None = Depends(COLLECTOR_TOKEN)
@@ -93,7 +97,8 @@ def sync_router(*, read: Callable, write: Callable, identity: Identity, data_dir
 
     @router.get("/identity")
     def box_identity() -> dict:
-        return {**identity.public(), "protocol": PROTOCOL}
+        tls = {"tls": vouch(identity, certificate)} if certificate is not None else {}
+        return {**identity.public(), "protocol": PROTOCOL, **tls}
 
     @router.get("/changes")
     def changes(after: int = Query(0, ge=0, le=SQLITE_MAX),

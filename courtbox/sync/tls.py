@@ -1,0 +1,188 @@
+"""The box's TLS certificate: the API, the pages and the sync pull speak HTTPS with it.
+
+Each box makes its own on first start, beside its signing key in ``<data_dir>/identity/``:
+an ECDSA P-256 key (``tls.key``, 0600) and a self-signed certificate (``tls.crt``). ECDSA,
+not Ed25519, because browsers refuse Ed25519 certificates. The certificate names the box
+(``courtbox-<id>.local``, localhost) and never expires (RFC 5280's 99991231235959Z): the
+box runs for years with nobody to renew it, and what makes it trusted is the pin, not a
+date. A court with its own certificate authority configures ``api.tls_cert`` and
+``api.tls_key`` instead, so that the bench's browsers trust the box without a warning.
+
+Either way the box signs the certificate's sha256 with its Ed25519 identity key
+(``certificate_statement``) and serves certificate and signature at
+``/api/v1/sync/identity``. The collector pinned that key's fingerprint at enrolment; it
+checks the signature (``trusted_certificate``) and then trusts that one certificate and
+nothing else (``pinned_context``). A renewed certificate is taken the same way; one the
+pinned key did not sign, never.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import ipaddress
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from courtbox.errors import CourtboxError
+from courtbox.sync.identity import IDENTITY_DIR, Identity, verify, write_private
+
+CERT_FILE = "tls.crt"
+KEY_FILE = "tls.key"
+NEVER = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+# Before any box was made: a box whose clock has not been set yet still makes a certificate
+# that is valid today.
+SINCE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
+class TlsError(CourtboxError):
+    pass
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The certificate the API serves, and where its files are."""
+
+    cert_path: Path
+    key_path: Path
+    pem: bytes
+
+    @property
+    def sha256(self) -> str:
+        return certificate_sha256(self.pem)
+
+    @property
+    def spki_sha256(self) -> str:
+        """Base64 sha256 of the public key, as Chromium's
+        ``--ignore-certificate-errors-spki-list`` and HPKP write it."""
+        return spki_sha256(self.pem)
+
+
+def certificate_sha256(pem: bytes) -> str:
+    der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+    return hashlib.sha256(der).hexdigest()
+
+
+def spki_sha256(pem: bytes) -> str:
+    spki = x509.load_pem_x509_certificate(pem).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
+
+
+def box_certificate(data_dir: Path | str, box_id: str) -> Certificate:
+    """The box's own certificate, made (key and self-signed certificate) on first use."""
+    folder = Path(data_dir) / IDENTITY_DIR
+    cert_path, key_path = folder / CERT_FILE, folder / KEY_FILE
+    if not key_path.exists():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _self_signed(key, box_id)
+        try:
+            write_private(key_path, key.private_bytes(serialization.Encoding.PEM,
+                                                      serialization.PrivateFormat.PKCS8,
+                                                      serialization.NoEncryption()))
+            write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+    return load_certificate(cert_path, key_path)
+
+
+def _self_signed(key: ec.EllipticCurvePrivateKey, box_id: str) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"courtbox-{box_id[:12]}"),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "courtbox")])
+    now = dt.datetime.now(dt.UTC)
+    sans = [x509.DNSName(f"courtbox-{box_id[:12]}.local"), x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            x509.IPAddress(ipaddress.ip_address("::1"))]
+    return (x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(min(now, SINCE) - dt.timedelta(days=1))
+            .not_valid_after(NEVER)
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False,
+                                         content_commitment=False, data_encipherment=False,
+                                         key_agreement=False, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False,
+                                         decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+
+
+def load_certificate(cert_path: Path | str, key_path: Path | str) -> Certificate:
+    """A certificate and its key, checked to belong together (``TlsError`` naming the
+    file otherwise)."""
+    cert_path, key_path = Path(cert_path), Path(key_path)
+    try:
+        pem = cert_path.read_bytes()
+        cert = x509.load_pem_x509_certificate(pem)
+    except (OSError, ValueError) as e:
+        raise TlsError(f"cannot read the TLS certificate {cert_path}: {e}") from e
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as e:
+        raise TlsError(f"cannot read the TLS key {key_path}: {e}") from e
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if (key.public_key().public_bytes(serialization.Encoding.DER, spki)
+            != cert.public_key().public_bytes(serialization.Encoding.DER, spki)):
+        raise TlsError(f"the TLS key {key_path} is not the key of {cert_path}")
+    return Certificate(cert_path, key_path, pem)
+
+
+# -- the box vouches for its certificate; the collector checks it -----------------------
+
+def certificate_statement(sha256: str) -> str:
+    """What the box's identity key signs: this certificate is the box's."""
+    return f"courtbox-tls-certificate:{sha256}"
+
+
+def vouch(identity: Identity, cert: Certificate) -> dict:
+    """The ``tls`` part of the box's identity document."""
+    return {"certificate": cert.pem.decode("ascii"), "sha256": cert.sha256,
+            "spki_sha256": cert.spki_sha256,
+            "signature": identity.sign_text(certificate_statement(cert.sha256))}
+
+
+def trusted_certificate(ident: dict, public_key: bytes) -> str:
+    """The certificate of an identity document, once its signature by ``public_key`` (the
+    pinned identity key) checks out; ``TlsError`` saying why not otherwise."""
+    tls = ident.get("tls")
+    if not isinstance(tls, dict):
+        raise TlsError("the box offers no TLS certificate in its identity")
+    pem = str(tls.get("certificate", "")).encode("ascii", "replace")
+    try:
+        sha = certificate_sha256(pem)
+        signature = base64.b64decode(str(tls.get("signature", "")), validate=True)
+    except ValueError as e:
+        raise TlsError(f"the box's TLS certificate cannot be read: {e}") from e
+    if not verify(ident.get("algorithm", ""), public_key,
+                  certificate_statement(sha).encode("ascii"), signature):
+        raise TlsError(f"the box's TLS certificate {sha[:16]}… is not signed by its "
+                       f"pinned key: refused")
+    return pem.decode("ascii")
+
+
+def pinned_context(pem: str) -> ssl.SSLContext:
+    """A client context that trusts exactly this certificate: the box is who holds its
+    key, whatever address it answers on (so no host name check)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # a court-CA leaf, pinned alone
+    try:
+        ctx.load_verify_locations(cadata=pem)
+    except ssl.SSLError as e:
+        raise TlsError(f"cannot pin the box's certificate: {e}") from e
+    return ctx
+
