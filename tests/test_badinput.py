@@ -1,12 +1,16 @@
 """A corrupt database file: the agent starts anyway, keeps the damaged file byte for byte
 beside a salvaged one, says so in one line of its log, and every audio file recorded
-before is still there, unchanged. (The other bad inputs: malformed config in
-test_config, missing device in test_capture, full disk in test_disk, damaged model in
-test_model, wrong credentials, oversized bodies and ``../`` paths in test_security.)"""
+before is still there, unchanged. A corrupt model directory: the agent says so, records
+without transcription and raises a health alarm. (The other bad inputs: malformed config
+in test_config, missing device in test_capture, full disk in test_disk, a damaged bundled
+model in test_model, wrong credentials, oversized bodies and ``../`` paths in
+test_security.)"""
 
 from __future__ import annotations
 
 import hashlib
+import shutil
+import time
 from pathlib import Path
 
 from tests.conftest import RunningAgent
@@ -47,3 +51,34 @@ def test_a_corrupt_database_is_salvaged_and_no_audio_is_lost(tmp_path: Path,
     salvaged = box_read(again, lambda s: [a for a in s.db["audit_log"].rows
                                           if a["action"] == "database.salvaged"])
     assert len(salvaged) == 1
+
+
+def test_a_corrupt_model_records_without_transcription_and_raises_an_alarm(
+        tmp_path: Path, cache_dir: Path) -> None:
+    from courtbox.transcribe.model import bundled_model_dir
+
+    model = tmp_path / "whisper-small"  # what a technician copied, cut short
+    shutil.copytree(bundled_model_dir(cache_dir), model)
+    with open(model / "model.bin", "r+b") as f:
+        f.truncate(4096)
+    agent = RunningAgent(tmp_path, extra_config=(
+        f'[model]\npath = "{model}"\n[health]\ninterval_s = 1\n'
+        '[sync]\nadvertise = false\n'))
+    try:
+        (said,) = [line for line in agent.said if "without transcription" in line]
+        assert str(model) in said, said
+        hid = record_hearing(agent, "no model", seconds=4)
+        with agent.client("clerk1") as clerk:
+            health = clerk.get("/api/v1/health").json()
+            assert health["status"] == "alarm"
+            assert "without transcription" in health["alarms"]["model_unavailable"]
+            deadline = time.monotonic() + 10
+            while not (alarm := [a for a in box_read(agent, lambda s: list(
+                    s.db["audit_log"].rows)) if a["action"] == "health.alarm"
+                    and "model_unavailable" in a["detail"]]):
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+    finally:
+        assert agent.stop() == 0
+    segments = box_read(agent, lambda s: s.segments(hid))
+    assert sum(s["frames"] for s in segments) >= 3 * 16000 and alarm

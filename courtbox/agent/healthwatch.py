@@ -43,6 +43,7 @@ class HealthWatch:
         if session is not None and session.recorder is not None:
             archive_s = session.recorder.archive.queue.qsize() * c.audio.block_ms / 1000
         rec = self.room.stack.recognizer
+        probes["model_problem"] = self.room.stack.model_problem
         probes["lag"] = {"archive_s": round(archive_s, 1),
                          "transcription_s": round(rec.metrics().lag_s, 1) if rec else 0.0}
         probes["alarms"] = alarms(probes, c.health.thresholds())

@@ -62,8 +62,10 @@ def run_record(config: Config, info: HearingInfo, *, duration: float | None,
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     names = {s["id"]: s["name"] for s in seats}
     try:
-        with RecordingStack(config, Path(config.storage.data_dir),
-                            transcribe=transcribe) as stack:
+        with RecordingStack(config, Path(config.storage.data_dir), transcribe=transcribe,
+                            model_required=False) as stack:
+            if stack.model_problem:
+                say(f"{stack.model_problem}: recording without transcription")
             writer = stack.writer
             capture = open_capture()
             rate = capture.sample_rate

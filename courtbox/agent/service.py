@@ -12,7 +12,9 @@ The API listens on ``api.host``; beyond loopback only once an admin account exis
 admin is who creates the clerks' and judges' accounts, so a box without one is not yet
 installed): until then it listens on 127.0.0.1 and says why.
 
-A hearing that was recording when the previous process ended records on at once, as a new
+A speech model that cannot be loaded is said and raised as a health alarm
+(``model_unavailable``); the box records without transcription meanwhile. A hearing that
+was recording when the previous process ended records on at once, as a new
 part with the gap audit-logged (``Courtroom.continue_interrupted``). Under systemd
 (``Type=notify``) the agent reports READY once capture, store and API are up, and pings the
 watchdog only while capture is alive (``ping_watchdog``).
@@ -60,7 +62,10 @@ def is_loopback(host: str) -> bool:
 async def serve(config: Config, *, audio: Path | None = None, transcribe: bool = True,
                 say: Callable[[str], None] = print) -> None:
     data_dir = Path(config.storage.data_dir)
-    with RecordingStack(config, data_dir, transcribe=transcribe) as stack:
+    with RecordingStack(config, data_dir, transcribe=transcribe,
+                        model_required=False) as stack:
+        if stack.model_problem:
+            say(f"{stack.model_problem}: recording without transcription")
         host = config.api.host
         if not is_loopback(host) and not stack.writer.call(has_admin):
             logger.warning("no admin account yet: listening on 127.0.0.1 only, not %s "

@@ -30,6 +30,7 @@ from courtbox.audio.capture import Capture
 from courtbox.audio.levels import MeterOptions
 from courtbox.audio.recovery import FoundSegment
 from courtbox.audio.seats import SegmenterOptions
+from courtbox.errors import ModelError
 from courtbox.hardware.disk import DiskStatus, disk_status
 from courtbox.transcribe.engine import EngineOptions
 from courtbox.transcribe.model import ModelInfo, model_info
@@ -41,10 +42,15 @@ logger = logging.getLogger(__name__)
 
 
 class RecordingStack:
-    def __init__(self, config: Config, data_dir: Path, *, transcribe: bool = True) -> None:
+    def __init__(self, config: Config, data_dir: Path, *, transcribe: bool = True,
+                 model_required: bool = True) -> None:
+        """``model_required``: False for the agent, which records on without transcription
+        (``model_problem`` says why) when the speech model cannot be loaded."""
         self.config = config
         self.data_dir = Path(data_dir)
         self.transcribe = transcribe
+        self.model_required = model_required
+        self.model_problem: str | None = None
         self.model: ModelInfo | None = None
         self.store: Store | None = None
         self.writer: StoreWriter | None = None
@@ -67,15 +73,27 @@ class RecordingStack:
             self.recovered = recover_archive(self.store, self.data_dir)
             self.writer = StoreWriter(self.store)
             if self.transcribe:
-                self.model = model_info(self.config.model.path, self.config.cache_dir())
-                self.recognizer = RecognizerProcess(
-                    EngineOptions.from_config(self.config.model, self.model.path))
-                self.recognizer.start()
+                self._start_recognizer()
             self._opened = True
         except BaseException:
             self.close()
             raise
         return self
+
+    def _start_recognizer(self) -> None:
+        try:
+            self.model = model_info(self.config.model.path, self.config.cache_dir())
+            self.recognizer = RecognizerProcess(
+                EngineOptions.from_config(self.config.model, self.model.path))
+            self.recognizer.start()
+        except ModelError as e:
+            if self.model_required:
+                raise
+            if self.recognizer is not None:
+                self.recognizer.close(timeout=1)
+                self.recognizer = None
+            self.model_problem = str(e)
+            logger.error("%s: recording without transcription", e)
 
     def __exit__(self, *exc: object) -> None:
         self.close()

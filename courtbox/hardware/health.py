@@ -3,8 +3,8 @@
 Probes (each ``None`` where this machine cannot tell, never guessed): disk space as hours
 of recording, CPU load per core, the hottest thermal zone in sysfs, available memory,
 clock synchronisation. The agent adds what only it knows (the audio device, the archive
-and transcription lag) and turns ``alarms`` into audit events when one starts or clears
-(``courtbox.agent.healthwatch``).
+and transcription lag, a speech model it could not load) and turns ``alarms`` into audit
+events when one starts or clears (``courtbox.agent.healthwatch``).
 """
 
 from __future__ import annotations
@@ -109,6 +109,9 @@ def alarms(probes: dict, limits: Thresholds) -> dict[str, str]:
         out["audio_device_missing"] = device["message"]
     if probes.get("dead_mics"):
         out["dead_mics"] = "no signal from " + ", ".join(probes["dead_mics"])
+    if probes.get("model_problem"):
+        out["model_unavailable"] = (f"{probes['model_problem']}: recording without "
+                                    "transcription")
     lag = probes.get("lag") or {}
     if lag.get("archive_s", 0) > limits.archive_lag_max_s:
         out["archive_lag"] = f"the archive is {lag['archive_s']:.0f} s behind capture"
