@@ -33,14 +33,16 @@ def test_thresholds_from_the_config_make_alarms() -> None:
               "cpu": {"load_per_core": 0.5}, "memory": {"available_pct": 50.0},
               "clock_synced": False, "audio_device": {"present": False,
                                                       "message": "input device 'X' not found"},
-              "dead_mics": ["plaintiff"], "lag": {"archive_s": 0, "transcription_s": 120}}
+              "dead_mics": ["plaintiff"], "lag": {"archive_s": 0, "transcription_s": 120},
+              "database": "row 7 missing from index hearings_case",
+              "model_problem": "model.path /m: no such directory"}
     got = alarms(probes, limits)
     assert set(got) == {"disk_low", "temperature", "clock_unsynced", "audio_device_missing",
-                        "dead_mics", "transcription_lag"}
+                        "dead_mics", "transcription_lag", "database", "model_unavailable"}
     assert got["audio_device_missing"] == "input device 'X' not found"
     calm = {**probes, "disk": {"hours_left": 30.0, "full": False}, "temperature_c": None,
             "clock_synced": None, "audio_device": {"present": True, "message": ""},
-            "dead_mics": [], "lag": {}}
+            "dead_mics": [], "lag": {}, "database": "ok", "model_problem": None}
     assert alarms(calm, limits) == {}
 
 

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from courtbox import __version__
 from courtbox.agent import export, users
 from courtbox.agent.courtroom import Courtroom
-from courtbox.agent.healthwatch import HealthWatch
+from courtbox.agent.healthwatch import HealthWatch, database_check
 from courtbox.agent.hearing import PAUSE_REASONS, HearingInfo
 from courtbox.agent.live import LiveHub
 from courtbox.agent.playback import HearingAudio, RangeError
@@ -182,12 +182,14 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
                courtroom: Courtroom | None = None, hub: LiveHub | None = None,
                partials: PartialsProvider | None = None,
                anonymous: str | None = None, identity: Identity | None = None,
-               certificate: Certificate | None = None) -> FastAPI:
+               certificate: Certificate | None = None,
+               watch: HealthWatch | None = None) -> FastAPI:
     """``anonymous``: the role of a request without a session (``courtbox demo`` serves its
     sample hearing read-only on loopback); None: every request must log in.
     ``identity``: the box's, to serve the sync API for the court's collectors;
     ``certificate``: the TLS certificate the API is served with, which the identity
-    vouches for."""
+    vouches for; ``watch``: the agent's health watch (one of the courtroom's by
+    default)."""
     data_dir = Path(data_dir)
     store = Store.in_dir(data_dir)
     lock = threading.Lock()
@@ -344,15 +346,17 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
 
     # -- health ---------------------------------------------------------------------------
 
+    if courtroom is not None and watch is None:
+        watch = HealthWatch(courtroom.config, courtroom)
+    database = watch.database if watch else database_check(data_dir)
+
     def box_health() -> dict:
         """The box's state: for the technician, and the heartbeat the centre records."""
-        out = {"status": "ok", "version": __version__,
-               "database": read(lambda s: s.db.conn.execute("PRAGMA quick_check"
-                                                            ).fetchone()[0]),
+        out = {"status": "ok", "version": __version__, "database": database(),
                "clock_synced": clock_synced()}
         out["sync"] = read(sync_lag)
-        if courtroom is not None:
-            out.update(HealthWatch(courtroom.config, courtroom).read())
+        if watch is not None:
+            out.update(watch.read())
             if out["alarms"]:
                 out["status"] = "alarm"
             active = courtroom.active()

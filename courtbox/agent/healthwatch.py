@@ -1,6 +1,7 @@
-"""The agent's health check: the hardware probes plus what only the agent knows (the audio
-device, dead microphones, how far the archive and transcription are behind), compared
-with the ``[health]`` thresholds.
+"""The agent's health check: the hardware probes plus what only the agent knows (the
+database check, the audio device, dead microphones, how far the archive and transcription
+are behind, a speech model that would not load), compared with the ``[health]``
+thresholds.
 
 ``check`` runs every ``health.interval_s`` in the agent: an alarm that starts is logged and
 audit-logged as ``health.alarm``, one that ends as ``health.cleared``; the audit log goes
@@ -16,17 +17,31 @@ from pathlib import Path
 
 from courtbox.agent.config import Config
 from courtbox.agent.courtroom import Courtroom
+from courtbox.agent.salvage import check_database
+from courtbox.agent.store import DB_NAME
 from courtbox.errors import AudioError
 from courtbox.hardware.devices import resolve_input_device
-from courtbox.hardware.health import alarms, read_probes
+from courtbox.hardware.health import Every, alarms, read_probes
 
 logger = logging.getLogger(__name__)
+
+
+DATABASE_CHECK_S = 600.0
+
+
+def database_check(data_dir: Path) -> Every:
+    """``PRAGMA quick_check`` of the box's database ("ok" or what is wrong), at most every
+    ``DATABASE_CHECK_S``: it reads every page, too much for each request on a database
+    years old."""
+    return Every(lambda: check_database(Path(data_dir) / DB_NAME, full=False) or "ok",
+                 DATABASE_CHECK_S)
 
 
 class HealthWatch:
     def __init__(self, config: Config, room: Courtroom) -> None:
         self.config = config
         self.room = room
+        self.database = database_check(Path(config.storage.data_dir))
         self.active: dict[str, str] = {}  # alarm -> message, as last audit-logged
         self._lock = threading.Lock()
 
@@ -35,6 +50,7 @@ class HealthWatch:
         probes = read_probes(Path(c.storage.data_dir), channels=c.channels,
                              sample_rate=c.audio.sample_rate,
                              reserve_bytes=c.storage.reserve_mb << 20)
+        probes["database"] = self.database()
         probes["audio_device"] = self._device()
         hearing = self.room.active()
         probes["dead_mics"] = sorted(self.room.dead.get(hearing, set())) if hearing else []

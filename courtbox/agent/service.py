@@ -77,8 +77,9 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
         room = Courtroom(config, stack, hub, audio=audio)
         continued = await asyncio.to_thread(room.continue_interrupted)
         cert = api_certificate(config, stack, say)
+        watch = HealthWatch(config, room)
         app = create_app(data_dir, courtroom=room, identity=stack.store.identity,
-                         certificate=cert)
+                         certificate=cert, watch=watch)
         tls = {"ssl_certfile": str(cert.cert_path), "ssl_keyfile": str(cert.key_path)
                } if cert else {}
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=config.api.port,
@@ -89,8 +90,7 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
                                             port=config.api.port))
         task = asyncio.create_task(server.serve())
         keeper = asyncio.create_task(housekeeping(config, stack))
-        watcher = asyncio.create_task(watch_health(HealthWatch(config, room),
-                                                   config.health.interval_s))
+        watcher = asyncio.create_task(watch_health(watch, config.health.interval_s))
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         advertiser = None

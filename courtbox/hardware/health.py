@@ -10,9 +10,12 @@ events when one starts or clears (``courtbox.agent.healthwatch``).
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from courtbox.hardware.clock import clock_synchronized
 from courtbox.hardware.disk import disk_status
@@ -56,16 +59,25 @@ def memory(path: Path = MEMINFO) -> dict | None:
             "available_pct": round(100 * available / total, 1)}
 
 
-_clock_cache: tuple[float, bool | None] = (0.0, None)
+class Every:
+    """``fn``'s answer, asked again only when the last one is over ``max_age_s`` old: for
+    probes too costly to run on every request."""
+
+    def __init__(self, fn: Callable[[], Any], max_age_s: float) -> None:
+        self.fn = fn
+        self.max_age_s = max_age_s
+        self._at: float | None = None
+        self._value: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        with self._lock:
+            if self._at is None or time.monotonic() - self._at > self.max_age_s:
+                self._value, self._at = self.fn(), time.monotonic()
+            return self._value
 
 
-def clock_synced(max_age_s: float = 60.0) -> bool | None:
-    """``clock_synchronized``, asked at most once a minute (it runs timedatectl)."""
-    global _clock_cache
-    at, value = _clock_cache
-    if time.monotonic() - at > max_age_s or at == 0.0:
-        _clock_cache = (time.monotonic(), value := clock_synchronized())
-    return value
+clock_synced = Every(clock_synchronized, 60.0)  # runs timedatectl: once a minute
 
 
 def read_probes(data_dir: Path, *, channels: int, sample_rate: int,
@@ -109,6 +121,8 @@ def alarms(probes: dict, limits: Thresholds) -> dict[str, str]:
         out["audio_device_missing"] = device["message"]
     if probes.get("dead_mics"):
         out["dead_mics"] = "no signal from " + ", ".join(probes["dead_mics"])
+    if probes.get("database") not in (None, "ok"):
+        out["database"] = f"the database check says: {probes['database']}"
     if probes.get("model_problem"):
         out["model_unavailable"] = (f"{probes['model_problem']}: recording without "
                                     "transcription")
