@@ -14,10 +14,10 @@ installed): until then it listens on 127.0.0.1 and says why.
 
 A speech model that cannot be loaded is said and raised as a health alarm
 (``model_unavailable``); the box records without transcription meanwhile. A hearing that
-was recording when the previous process ended records on at once, as a new
-part with the gap audit-logged (``Courtroom.continue_interrupted``). Under systemd
-(``Type=notify``) the agent reports READY once capture, store and API are up, and pings the
-watchdog only while capture is alive (``ping_watchdog``).
+was recording when the previous process ended records on at once, as a new part with the
+gap audit-logged (``Courtroom.continue_interrupted``). Under systemd (``Type=notify``) the
+agent reports READY once capture, store and API are up, and pings the watchdog only while
+capture is alive (``ping_watchdog``).
 
 SIGTERM or SIGINT: uvicorn stops accepting requests and closes the live connections, then
 the part being recorded ends (its audio closed, hashed and stored; recognition given a
