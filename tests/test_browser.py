@@ -5,7 +5,8 @@ driven by Playwright with ``executable_path``; no browser download), against a r
 A clerk logs in, opens and starts a hearing, sees lines appear, corrects one, marks a
 moment, pauses and resumes, closes and signs off; a judge on the bench sees the same lines
 live, the correction and the mark, clicks a line to hear the audio from there, and signs
-off too. Screenshots of both pages go to ``test-artifacts/``.
+off too. A technician sees the box's health alarms, readings and microphones. Screenshots
+of the pages go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -34,23 +35,27 @@ def login(page, url: str, path: str, name: str) -> None:
     page.wait_for_url(url + path)
 
 
+def launch(p, agent: RunningAgent):
+    """Headless Chromium that trusts the box's self-signed certificate by its key alone,
+    as a court's managed browsers on the bench would (or the box has the court's CA's)."""
+    from courtbox.sync.tls import spki_sha256
+
+    return p.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run",
+        "--autoplay-policy=no-user-gesture-required",
+        f"--ignore-certificate-errors-spki-list={spki_sha256(agent.cert.read_bytes())}"])
+
+
 def test_clerk_and_judge_run_a_hearing_in_the_browser(tmp_path: Path, cache_dir: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
-
-    from courtbox.sync.tls import spki_sha256
 
     agent = RunningAgent(tmp_path)
     expect.set_options(timeout=60_000)  # two browsers and live recognition on 2 cores
     ARTIFACTS.mkdir(exist_ok=True)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--autoplay-policy=no-user-gesture-required",
-                # The box's self-signed certificate, trusted by its key alone, as a court
-                # trusts it on the bench's machines (or gives the box its own CA's).
-                f"--ignore-certificate-errors-spki-list={spki_sha256(agent.cert.read_bytes())}"])
+            browser = launch(p, agent)
             clerk = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
             judge = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             for page in (clerk, judge):
@@ -157,3 +162,34 @@ def _audit(agent: RunningAgent) -> list[dict]:
         return list(store.db["audit_log"].rows)
     finally:
         store.close()
+
+
+def test_the_technician_sees_health_alarms_and_the_microphones(tmp_path: Path,
+                                                              cache_dir: Path) -> None:
+    """A box that holds fewer hours than it must: the technician's page shows the alarm
+    first, every reading, and the meters of the hearing being recorded."""
+    from playwright.sync_api import expect, sync_playwright
+
+    agent = RunningAgent(tmp_path, transcribe=False, extra_config=(
+        "[health]\ndisk_hours_min = 10000\n[sync]\nadvertise = false\n"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        with agent.client("clerk1") as clerk:
+            hid = clerk.post("/api/v1/hearings", json={"case_number": "tech"}).json()["id"]
+            clerk.post(f"/api/v1/hearings/{hid}/start").raise_for_status()
+        with sync_playwright() as p:
+            browser = launch(p, agent)
+            page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+            page.set_default_timeout(30_000)
+            login(page, agent.url, "/technician", "tech1")
+            expect(page.locator("#status")).to_have_text("告警")
+            expect(page.locator('#alarms li[data-alarm="disk_low"]')).to_contain_text(
+                "磁盘空间不足")
+            expect(page.locator("#readings tr.bad")).to_contain_text("还可录音")
+            expect(page.locator("#readings")).to_contain_text("录音中（" + hid)
+            expect(page.locator("#meters .meter")).to_have_count(4)
+            expect(page.locator("#meters .meter .db").first).to_contain_text("dB")
+            page.screenshot(path=str(ARTIFACTS / "technician.png"), full_page=True)
+            browser.close()
+    finally:
+        assert agent.stop() == 0

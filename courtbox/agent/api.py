@@ -67,7 +67,7 @@ from courtbox.sync.tls import Certificate
 API = "/api/v1"
 COOKIE = "courtbox_session"
 PAGES = {"/": "live.html", "/login": "login.html", "/clerk": "clerk.html",
-         "/judge": "judge.html"}
+         "/judge": "judge.html", "/technician": "technician.html"}
 
 BEARER = HTTPBearer(auto_error=False, description="The token POST /api/v1/session returns.")
 SESSION_COOKIE = APIKeyCookie(name=COOKIE, auto_error=False,
