@@ -167,7 +167,7 @@ class VadSection(_Section):
                                  "which speech, once started, stops.")
     hangover_ms: int = Field(500, ge=100, le=5000, description="Silence that ends an "
                              "utterance (and lets its final line be written).")
-    padding_ms: int = Field(200, ge=0, le=1000, description="Audio kept before the first "
+    padding_ms: int = Field(500, ge=0, le=1000, description="Audio kept before the first "
                             "and after the last speech of an utterance.")
     min_speech_ms: int = Field(150, ge=30, le=2000, description="Shorter bursts of speech "
                                "are ignored.")
