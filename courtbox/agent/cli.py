@@ -541,13 +541,12 @@ def identity_cmd(config: Config, as_json: bool) -> None:
         courtbox identity --data-dir /var/lib/courtbox
     """
     from courtbox.sync.identity import load_identity
-    from courtbox.sync.tls import box_certificate, load_certificate
+    from courtbox.sync.tls import api_certificate, box_certificate
 
     try:
         ident = load_identity(config.storage.data_dir)
-        cert = (load_certificate(config.api.tls_cert, config.api.tls_key)
-                if config.api.tls_cert else
-                box_certificate(config.storage.data_dir, ident.box_id))
+        cert = (api_certificate(config.api, config.storage.data_dir, ident.box_id)
+                or box_certificate(config.storage.data_dir, ident.box_id))
     except CourtboxError as e:
         _fail(e)
     shown = ":".join(cert.sha256[i:i + 2] for i in range(0, 64, 2)).upper()

@@ -45,7 +45,7 @@ from courtbox.agent.live import LiveHub
 from courtbox.agent.stack import RecordingStack
 from courtbox.agent.users import has_admin
 from courtbox.hardware.systemd import notify, watchdog_interval
-from courtbox.sync.tls import Certificate, TlsError, box_certificate, load_certificate
+from courtbox.sync.tls import Certificate, TlsError, api_certificate, box_certificate
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
         hub = LiveHub(asyncio.get_running_loop())
         room = Courtroom(config, stack, hub, audio=audio)
         continued = await asyncio.to_thread(room.continue_interrupted)
-        cert = api_certificate(config, stack, say)
+        cert = served_certificate(config, stack, say)
         watch = HealthWatch(config, room)
         app = create_app(data_dir, courtroom=room, identity=stack.store.identity,
                          certificate=cert, watch=watch)
@@ -116,22 +116,21 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
             stack.writer.call(lambda s: s.audit("agent", "agent.stop", None))
 
 
-def api_certificate(config: Config, stack: RecordingStack,
-                    say: Callable[[str], None]) -> Certificate | None:
-    """The certificate to serve: the court's when configured and usable, else the box's
-    own; None with ``api.tls = false``."""
-    if not config.api.tls:
-        return None
-    if config.api.tls_cert:
-        try:
-            return load_certificate(config.api.tls_cert, config.api.tls_key)
-        except TlsError as e:
-            reason = str(e)
-            logger.error("api.tls_cert: %s; serving the box's own certificate", reason)
-            say(f"api.tls_cert: {reason}; serving the box's own certificate instead")
-            stack.writer.call(lambda s: s.audit("agent", "config.tls_refused", None,
-                                                reason=reason))
-    return box_certificate(config.storage.data_dir, stack.store.identity.box_id)
+def served_certificate(config: Config, stack: RecordingStack,
+                       say: Callable[[str], None]) -> Certificate | None:
+    """The certificate to serve (``courtbox.sync.tls.api_certificate``); a configured one
+    that cannot be used is said and audit-logged, and the box's own is served instead."""
+    box_id = stack.store.identity.box_id
+    try:
+        return api_certificate(config.api, config.storage.data_dir, box_id)
+    except TlsError as e:
+        if not config.api.tls_cert:
+            raise  # the box's own: nothing to fall back to
+        reason = str(e)
+    logger.error("api.tls_cert: %s; serving the box's own certificate", reason)
+    say(f"api.tls_cert: {reason}; serving the box's own certificate instead")
+    stack.writer.call(lambda s: s.audit("agent", "config.tls_refused", None, reason=reason))
+    return box_certificate(config.storage.data_dir, box_id)
 
 
 async def ping_watchdog(room: Courtroom) -> None:

@@ -94,6 +94,17 @@ def box_certificate(data_dir: Path | str, box_id: str) -> Certificate:
     return load_certificate(cert_path, key_path)
 
 
+def api_certificate(api, data_dir: Path | str, box_id: str) -> Certificate | None:
+    """The certificate the API serves under ``api`` (the config's ``[api]``): None with
+    ``tls = false``, the court's when ``tls_cert`` is set (``TlsError`` when it cannot be
+    used), else the box's own."""
+    if not api.tls:
+        return None
+    if api.tls_cert:
+        return load_certificate(api.tls_cert, api.tls_key)
+    return box_certificate(data_dir, box_id)
+
+
 def _self_signed(key: ec.EllipticCurvePrivateKey, box_id: str) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"courtbox-{box_id[:12]}"),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "courtbox")])
