@@ -201,7 +201,7 @@ class ApiSection(_Section):
 
 class SyncSection(_Section):
     advertise: bool = Field(True, description="Announce the box over mDNS as "
-                            "_courtbox._tcp (box id, court, room, key fingerprint).")
+                            "_courtbox._tcp (box id, court, room, key fingerprint, URL scheme).")
     retention_days: float = Field(
         90.0, ge=0, le=36500, description="Days an audio segment stays on the box after "
         "the centre acknowledged it (never while its hearing is open; never before the "

@@ -117,7 +117,6 @@ def allowed(role: str, permission: str) -> bool:
     return role in PERMISSIONS[permission]
 
 
-
 class LoginThrottle:
     """Failed logins per account and per client address: after ``max_failures`` within
     ``window_s`` further attempts are refused (even with the right password) until the
