@@ -10,7 +10,7 @@ from pathlib import Path
 
 from courtbox.agent.config import parse_config
 from courtbox.agent.store import Store
-from courtbox.hardware.health import alarms, read_probes, temperature_c
+from courtbox.hardware.health import Every, alarms, read_probes, temperature_c
 from tests.conftest import RunningAgent
 
 
@@ -44,6 +44,18 @@ def test_thresholds_from_the_config_make_alarms() -> None:
             "clock_synced": None, "audio_device": {"present": True, "message": ""},
             "dead_mics": [], "lag": {}, "database": "ok", "model_problem": None}
     assert alarms(calm, limits) == {}
+
+
+def test_a_costly_probe_runs_at_most_once_per_period_and_can_be_seeded() -> None:
+    """The database check: the start-up check's answer seeds it, so the first health
+    reading does not read the whole database a second time."""
+    calls: list[float] = []
+    probe = Every(lambda: calls.append(time.monotonic()) or "ok", max_age_s=0.2)
+    probe.seed("ok")
+    assert probe() == "ok" and probe() == "ok" and calls == []
+    time.sleep(0.25)
+    assert probe() == "ok" and len(calls) == 1
+    assert probe() == "ok" and len(calls) == 1
 
 
 def test_agent_serves_health_and_audit_logs_alarms(tmp_path: Path, cache_dir: Path) -> None:

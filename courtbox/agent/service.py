@@ -78,6 +78,8 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
         continued = await asyncio.to_thread(room.continue_interrupted)
         cert = served_certificate(config, stack, say)
         watch = HealthWatch(config, room)
+        if stack.salvaged is None:  # the stack's start-up check just read it whole: "ok"
+            watch.database.seed("ok")
         app = create_app(data_dir, courtroom=room, identity=stack.store.identity,
                          certificate=cert, watch=watch)
         tls = {"ssl_certfile": str(cert.cert_path), "ssl_keyfile": str(cert.key_path)

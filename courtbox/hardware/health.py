@@ -76,6 +76,11 @@ class Every:
                 self._value, self._at = self.fn(), time.monotonic()
             return self._value
 
+    def seed(self, value: Any) -> None:
+        """Take ``value`` as a fresh answer (one the caller just had by other means)."""
+        with self._lock:
+            self._value, self._at = value, time.monotonic()
+
 
 clock_synced = Every(clock_synchronized, 60.0)  # runs timedatectl: once a minute
 
