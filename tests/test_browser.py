@@ -183,8 +183,9 @@ def test_the_technician_sees_health_alarms_and_the_microphones(tmp_path: Path,
             page.set_default_timeout(30_000)
             login(page, agent.url, "/technician", "tech1")
             expect(page.locator("#status")).to_have_text("告警")
-            expect(page.locator('#alarms li[data-alarm="disk_low"]')).to_contain_text(
-                "磁盘空间不足")
+            disk_low = page.locator('#alarms li[data-alarm="disk_low"]')
+            expect(disk_low).to_contain_text("磁盘空间不足")
+            expect(disk_low.locator(".why")).to_contain_text("磁盘还可录音")
             expect(page.locator("#readings tr.bad")).to_contain_text("还可录音")
             expect(page.locator("#readings")).to_contain_text("录音中（" + hid)
             expect(page.locator("#meters .meter")).to_have_count(4)
