@@ -332,8 +332,9 @@ def test_a_man_in_the_middle_gets_no_token_and_a_renewed_certificate_is_pinned(
     """A proxy that ends TLS with a certificate of its own and relays the box's genuine
     identity: the collector learns the certificate the box's key signed, refuses the
     proxy's and sends it no token. A certificate the box has renewed (signed by the same
-    key) is pinned in place of the old one; one the key did not sign, never."""
-    from courtbox.sync.tls import TlsError, box_certificate, trusted_certificate
+    key) is pinned in place of the old one; one the key did not sign, never, and one it
+    replaced, never again."""
+    from courtbox.sync.tls import TlsError, box_certificate, certificate_sha256, trusted_certificate
 
     agent = boxes[1]
     central = tmp_path / "central"
@@ -366,6 +367,24 @@ def test_a_man_in_the_middle_gets_no_token_and_a_renewed_certificate_is_pinned(
         (agent.cert.read_text(),)]
     entries = box_read(agent, lambda s: s.outbox(0, 100000))
     assert central_read(central, "SELECT COUNT(*) FROM records")[0][0] == len(entries)
+    assert central_read(central, "SELECT retired_certificates FROM boxes") == [
+        (json.dumps([certificate_sha256(rogue.pem)]),)]
+
+    # The other way round: a certificate the box's key signed and that the collector has
+    # seen replaced (the box's current one stands in for it) is never pinned again, so
+    # whoever stole an old TLS key cannot replay the box's old identity.
+    current = certificate_sha256(agent.cert.read_bytes())
+    store = CentralStore(central)
+    try:
+        store.conn.execute("UPDATE boxes SET tls_certificate = ?, retired_certificates = ?",
+                           [rogue.pem.decode(), json.dumps([current])])
+    finally:
+        store.close()
+    run = cli("central", "run", "--once", "--data-dir", str(central), check=False)
+    assert run.returncode == 1 and "has since replaced" in run.stdout, run.stdout
+    assert "no token sent" in run.stdout
+    assert central_read(central, "SELECT tls_certificate FROM boxes") == [
+        (rogue.pem.decode(),)]
 
     ident = httpx.get(f"{agent.url}/api/v1/sync/identity", verify=agent.verify).json()
     shown = cli("identity", "--config", str(agent.config)).stdout  # for the court's IT
@@ -499,3 +518,25 @@ def test_disk_pressure_never_releases_unacknowledged_audio(tmp_path: Path) -> No
         assert json.loads(alarm["detail"]) == {"unacked_bytes": 5}
     finally:
         store.close()
+
+
+def test_a_collector_database_from_before_tls_gains_its_columns(tmp_path: Path) -> None:
+    """An existing central.db keeps its boxes and gains the pin and the list of replaced
+    certificates by itself."""
+    from courtbox.sync.central import DB_NAME
+
+    old = sqlite3.connect(tmp_path / DB_NAME)
+    old.execute("CREATE TABLE boxes (url TEXT PRIMARY KEY, token TEXT NOT NULL, fingerprint"
+                " TEXT NOT NULL, box_id TEXT UNIQUE, algorithm TEXT, public_key TEXT, cursor"
+                " INTEGER NOT NULL DEFAULT 0, heartbeat TEXT, last_pull TEXT, last_error"
+                " TEXT, blocked TEXT, added_at TEXT NOT NULL)")
+    old.execute("INSERT INTO boxes (url, token, fingerprint, added_at) VALUES"
+                " ('https://box-1:8443', 't', 'f', '2026-01-01T00:00:00Z')")
+    old.commit()
+    old.close()
+    store = CentralStore(tmp_path)
+    try:
+        (box,) = store.boxes()
+    finally:
+        store.close()
+    assert box["tls_certificate"] is None and box["retired_certificates"] == "[]"

@@ -43,7 +43,7 @@ import httpx
 from courtbox.agent.store import canonical_json, sha256_text, utc_now
 from courtbox.errors import CourtboxError, SyncError
 from courtbox.sync.identity import fingerprint, verify
-from courtbox.sync.tls import pinned_context, trusted_certificate
+from courtbox.sync.tls import certificate_sha256, pinned_context, trusted_certificate
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS boxes (
     algorithm TEXT,
     public_key TEXT,
     tls_certificate TEXT,
+    retired_certificates TEXT NOT NULL DEFAULT '[]',  -- sha256s of certificates replaced
     cursor INTEGER NOT NULL DEFAULT 0,
     heartbeat TEXT,
     last_pull TEXT,
@@ -124,6 +125,9 @@ class CentralStore:
         columns = {r[1] for r in self.conn.execute("PRAGMA table_info(boxes)")}
         if "tls_certificate" not in columns:  # a collector from before TLS
             self.conn.execute("ALTER TABLE boxes ADD COLUMN tls_certificate TEXT")
+        if "retired_certificates" not in columns:
+            self.conn.execute("ALTER TABLE boxes ADD COLUMN retired_certificates TEXT"
+                              " NOT NULL DEFAULT '[]'")
 
     def close(self) -> None:
         self.conn.close()
@@ -339,9 +343,20 @@ class Collector:
             cert = trusted_certificate({**ident, "algorithm": box["algorithm"]
                                         or ident["algorithm"]}, key)
             if cert != box["tls_certificate"]:
+                # A statement carries no date, so one the box made long ago still checks
+                # out: whoever stole an old TLS key could offer its old certificate. One
+                # the box has replaced is never taken back.
+                retired = json.loads(box["retired_certificates"])
+                if certificate_sha256(cert.encode("ascii")) in retired:
+                    raise SyncError(
+                        f"refused: box {ident['box_id']} at {box['url']} presents a TLS "
+                        "certificate it has since replaced (an old key replayed?); no "
+                        "token sent")
                 if box["tls_certificate"]:
                     logger.warning("box %s (%s) has a new TLS certificate, signed by its "
                                    "pinned key: pinned", ident["box_id"], box["url"])
+                    retired.append(certificate_sha256(box["tls_certificate"].encode("ascii")))
+                    changes["retired_certificates"] = json.dumps(retired)
                 changes["tls_certificate"] = cert
         if changes:
             self.store.update_box(box["url"], **changes)
