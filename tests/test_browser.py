@@ -185,7 +185,7 @@ def test_the_technician_sees_health_alarms_and_the_microphones(tmp_path: Path,
             expect(page.locator("#status")).to_have_text("告警")
             disk_low = page.locator('#alarms li[data-alarm="disk_low"]')
             expect(disk_low).to_contain_text("磁盘空间不足")
-            expect(disk_low.locator(".why")).to_contain_text("磁盘还可录音")
+            expect(disk_low.locator(".why")).to_contain_text("磁盘：还可录音")
             expect(page.locator("#readings tr.bad")).to_contain_text("还可录音")
             expect(page.locator("#readings")).to_contain_text("录音中（" + hid)
             expect(page.locator("#meters .meter")).to_have_count(4)
