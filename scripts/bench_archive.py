@@ -34,7 +34,7 @@ import soundfile as sf
 import soxr
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "courtbox" / "agent" / "sample" / "hearing.flac"
+SAMPLE = ROOT / "courtbox" / "sample" / "hearing.flac"
 
 
 def build_input(path: Path, minutes: float, channels: int, rate: int) -> int:

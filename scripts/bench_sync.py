@@ -34,17 +34,17 @@ import numpy as np
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "courtbox" / "agent" / "sample" / "hearing.flac"
+SAMPLE = ROOT / "courtbox" / "sample" / "hearing.flac"
 RATE = 16000
 
 
 def make_box(data_dir: Path, minutes: float, channels: int, seed: int) -> dict:
     """A box that recorded one hearing of ``minutes`` and closed it."""
-    from courtbox.agent.config import load_config
-    from courtbox.agent.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
-    from courtbox.agent.store import Store
     from courtbox.audio.archive import ArchiveWriter
     from courtbox.audio.types import Block
+    from courtbox.config import load_config
+    from courtbox.record.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
+    from courtbox.record.store import Store
 
     store = Store.in_dir(data_dir)
     config = load_config(None, data_dir=data_dir)
@@ -83,10 +83,10 @@ def serve_boxes(dirs: list[Path], ports_file: Path) -> None:
     """Serve every box's real app on its own port, over TLS, until killed."""
     import uvicorn
 
-    from courtbox.agent.api import create_app
-    from courtbox.agent.store import Store
+    from courtbox.record.store import Store
     from courtbox.sync.server import enroll
     from courtbox.sync.tls import box_certificate
+    from courtbox.web.app import create_app
 
     async def main() -> None:
         servers, tokens = [], []

@@ -27,7 +27,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 AISHELL = ROOT.parent / "shared" / "speech" / "aishell-dev"
-SAMPLE = ROOT / "courtbox" / "agent" / "sample"
+SAMPLE = ROOT / "courtbox" / "sample"
 RATE = 16000
 
 
@@ -112,7 +112,7 @@ def main() -> None:
     text = "".join(u["text"] for u in sorted(sample["utterances"], key=lambda u: u["t0"]))
     (BENCH / "sample-hearing.tsv").write_text(
         "# The bundled sample hearing: 4 seats, 186 s; reference in time order\n"
-        f"../courtbox/agent/sample/hearing.flac\t{text}\n", encoding="utf-8")
+        f"../courtbox/sample/hearing.flac\t{text}\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

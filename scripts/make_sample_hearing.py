@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     source = ROOT.parent / "shared/speech/aishell-dev"
     parser.add_argument("--source", type=Path, default=source, help="FLACs + transcripts.tsv")
     parser.add_argument(
-        "--out", type=Path, default=ROOT / "courtbox/agent/sample", help="output dir"
+        "--out", type=Path, default=ROOT / "courtbox/sample", help="output dir"
     )
     args = parser.parse_args(argv)
     rng = np.random.default_rng(SEED)

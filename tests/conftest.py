@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from courtbox.agent.demo import sample_dir
+from courtbox.appliance.demo import sample_dir
 from courtbox.transcribe.model import bundled_model_dir
 
 AISHELL_REFERENCES = {
@@ -60,7 +60,7 @@ def sample() -> dict:
 
 def courtbox_cmd() -> list[str]:
     exe = shutil.which("courtbox", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, "-m", "courtbox.agent.cli"]
+    return [exe] if exe else [sys.executable, "-m", "courtbox.cli"]
 
 
 def alsa_file_device(home: Path, name: str, infile: Path) -> None:
@@ -93,8 +93,8 @@ class RunningAgent:
                  env: dict[str, str] | None = None) -> None:
         """``data``: the data dir of an agent that ran before (a restart): its accounts
         and hearings are kept. ``port``: 0 for any free one."""
-        from courtbox.agent.store import Store
-        from courtbox.agent.users import add_user
+        from courtbox.record.store import Store
+        from courtbox.record.users import add_user
 
         tmp.mkdir(parents=True, exist_ok=True)
         self.data = data or tmp / "data"

@@ -21,7 +21,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from courtbox.agent.users import PERMISSIONS
+from courtbox.record.users import PERMISSIONS
 from tests.conftest import PASSWORD, USERS, RunningAgent, courtbox_cmd
 
 # (method, path) -> permission; None: open to anyone (logging in)
@@ -83,7 +83,7 @@ def hearing(agent: RunningAgent) -> dict:
 
 def _add_machine_line(agent: RunningAgent, hearing_id: str) -> None:
     """A final line as the recogniser would write it (this agent runs without one)."""
-    from courtbox.agent.store import Store
+    from courtbox.record.store import Store
 
     store = Store.in_dir(agent.data)
     try:
@@ -180,7 +180,7 @@ def test_a_wrong_password_is_401_and_audited(agent: RunningAgent) -> None:
         assert "wrong user name or password" in r.json()["detail"]
     with agent.client("admin1") as admin:
         # the audit log is read from the database: no endpoint needed to see it
-        from courtbox.agent.store import Store
+        from courtbox.record.store import Store
         store = Store.in_dir(agent.data)
         try:
             failed = [a for a in store.db["audit_log"].rows

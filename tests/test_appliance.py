@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from courtbox.agent.config import load_config
-from courtbox.agent.courtroom import Courtroom
-from courtbox.agent.live import LiveHub
-from courtbox.agent.service import ping_watchdog
-from courtbox.agent.stack import RecordingStack
+from courtbox.appliance.service import ping_watchdog
 from courtbox.audio.capture import ABANDONED_STREAMS
+from courtbox.config import load_config
+from courtbox.room.courtroom import Courtroom
+from courtbox.room.live import LiveHub
+from courtbox.room.stack import RecordingStack
 from tests.conftest import RunningAgent, courtbox_cmd
 
 UNITS = ("courtbox-agent.service", "courtbox-central.service")

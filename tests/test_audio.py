@@ -11,7 +11,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from courtbox.agent.demo import sample_dir
+from courtbox.appliance.demo import sample_dir
 from courtbox.audio.archive import ArchiveWriter
 from courtbox.audio.capture import FileCapture
 from courtbox.audio.seats import Segmenter

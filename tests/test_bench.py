@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from courtbox.agent.bench import ManifestEntry, SimulatedRun
-from courtbox.agent.config import Config
+from courtbox.config import Config
+from courtbox.room.bench import ManifestEntry, SimulatedRun
 from courtbox.transcribe.engine import EngineOptions, WhisperEngine
 from courtbox.transcribe.metrics import char_errors
 from courtbox.transcribe.normalize import scoring_form

@@ -155,7 +155,7 @@ def test_clerk_and_judge_run_a_hearing_in_the_browser(tmp_path: Path, cache_dir:
 
 
 def _audit(agent: RunningAgent) -> list[dict]:
-    from courtbox.agent.store import Store
+    from courtbox.record.store import Store
 
     store = Store.in_dir(agent.data)
     try:

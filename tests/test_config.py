@@ -1,4 +1,4 @@
-"""The agent's TOML config (courtbox.agent.config) and ``courtbox config check``."""
+"""The agent's TOML config (courtbox.config) and ``courtbox config check``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from courtbox import config as config_module
 
-from courtbox.agent import config as config_module
-from courtbox.agent.config import ROLE_NAMES, Config, load_config, seats_from_spec
+from courtbox.config import ROLE_NAMES, Config, load_config, seats_from_spec
 from courtbox.errors import ConfigError
 
 FULL_TOML = """
@@ -79,7 +79,7 @@ def problems(tmp_path: Path, text: str) -> list[str]:
 
 def courtbox_cmd() -> list[str]:
     exe = shutil.which("courtbox")
-    return [exe] if exe else [sys.executable, "-m", "courtbox.agent.cli"]
+    return [exe] if exe else [sys.executable, "-m", "courtbox.cli"]
 
 
 def run_cli(*args: str, env_extra: dict[str, str] | None = None

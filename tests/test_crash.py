@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from courtbox.agent.demo import sample_dir
+from courtbox.appliance.demo import sample_dir
 from tests.conftest import courtbox_cmd
 
 ROUNDS = 20

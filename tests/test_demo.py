@@ -14,7 +14,7 @@ import numpy as np
 import opencc
 import soundfile as sf
 
-from courtbox.agent.demo import sample_dir
+from courtbox.appliance.demo import sample_dir
 from tests.conftest import courtbox_cmd
 
 T2S = opencc.OpenCC("t2s")

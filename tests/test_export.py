@@ -16,9 +16,9 @@ import pytest
 import soundfile as sf
 from PIL import Image  # reportlab's own dependency
 
-from courtbox.agent.export import load_record, render
-from courtbox.agent.store import Store
-from courtbox.agent.transcript import correct_line, sign_off
+from courtbox.record.export import load_record, render
+from courtbox.record.store import Store
+from courtbox.record.transcript import correct_line, sign_off
 from tests.conftest import courtbox_cmd
 
 LINES = [("presiding_judge", 0.5, 3.0, "现在开庭。请原告陈述诉讼请求。"),
@@ -30,8 +30,8 @@ LINES = [("presiding_judge", 0.5, 3.0, "现在开庭。请原告陈述诉讼请�
 def recorded(tmp_path: Path) -> tuple[Path, str]:
     """A closed hearing in a real store: segments on disk, lines, a correction, a pause,
     an annotation and two sign-offs."""
-    from courtbox.agent.config import load_config
-    from courtbox.agent.hearing import (
+    from courtbox.config import load_config
+    from courtbox.record.hearing import (
         HearingInfo,
         close_hearing,
         open_hearing,
@@ -177,7 +177,7 @@ def test_user_add_checks_its_input_and_never_stores_the_password(tmp_path: Path)
     assert r.returncode == 0
     store = Store.in_dir(data)
     try:
-        from courtbox.agent.users import login
+        from courtbox.record.users import login
         assert login(store, "zhang", "a long secret") is None
     finally:
         store.close()

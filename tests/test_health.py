@@ -8,9 +8,9 @@ import json
 import time
 from pathlib import Path
 
-from courtbox.agent.config import parse_config
-from courtbox.agent.store import Store
+from courtbox.config import parse_config
 from courtbox.hardware.health import Every, alarms, read_probes, temperature_c
+from courtbox.record.store import Store
 from tests.conftest import RunningAgent
 
 

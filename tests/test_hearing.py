@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from courtbox.agent.config import load_config
-from courtbox.agent.hearing import (
+from courtbox.config import load_config
+from courtbox.errors import HearingError
+from courtbox.record.hearing import (
     HearingInfo,
     close_hearing,
     next_part,
@@ -17,8 +18,7 @@ from courtbox.agent.hearing import (
     resume_hearing,
     start_hearing,
 )
-from courtbox.agent.store import Store
-from courtbox.errors import HearingError
+from courtbox.record.store import Store
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_pause_reasons_are_checked(store: Store, tmp_path: Path) -> None:
 
 
 def test_the_hearings_own_names_and_case_number_become_hotwords() -> None:
-    from courtbox.agent.hearing import hearing_hotwords
+    from courtbox.record.hearing import hearing_hotwords
 
     hearing = {"case_number": "(2026)京0105民初123号", "clerk": "王芳",
                "panel": '["张三", "李四"]', "parties": '["北京某某科技有限公司", "张三", " "]'}

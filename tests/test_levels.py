@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from courtbox.agent.demo import sample_dir
+from courtbox.appliance.demo import sample_dir
 from courtbox.audio.levels import LevelMeter, LevelReport, MeterOptions
 from courtbox.audio.types import Block
 from tests.conftest import courtbox_cmd

@@ -49,7 +49,7 @@ def model_dir_of(cache: Path) -> Path:
 
 def courtbox_cmd() -> list[str]:
     exe = shutil.which("courtbox")
-    return [exe] if exe else [sys.executable, "-m", "courtbox.agent.cli"]
+    return [exe] if exe else [sys.executable, "-m", "courtbox.cli"]
 
 
 def run_cli(tmp_path: Path, config_text: str, *args: str) -> subprocess.CompletedProcess[str]:

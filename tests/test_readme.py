@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from courtbox.agent.cli import cli
-from courtbox.agent.config import describe_fields
+from courtbox.cli import cli
+from courtbox.config import describe_fields
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 CI = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text(encoding="utf-8")

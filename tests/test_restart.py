@@ -14,7 +14,7 @@ import socket
 import time
 from pathlib import Path
 
-from courtbox.agent.verify import verify
+from courtbox.record.verify import verify
 from tests.conftest import RunningAgent
 from tests.test_sync import assert_audio_at_centre, box_read, cli, enroll
 

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from courtbox.agent.store import Store
+from courtbox.record.store import Store
 from tests.conftest import RunningAgent, courtbox_cmd
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import soundfile as sf
 
-from courtbox.agent.config import load_config
-from courtbox.agent.demo import sample_dir
-from courtbox.agent.hearing import HearingInfo, open_hearing
-from courtbox.agent.session import HearingSession
-from courtbox.agent.stack import RecordingStack
-from courtbox.agent.verify import verify
+from courtbox.appliance.demo import sample_dir
 from courtbox.audio.capture import FileCapture
+from courtbox.config import load_config
+from courtbox.record.hearing import HearingInfo, open_hearing
+from courtbox.record.verify import verify
+from courtbox.room.session import HearingSession
+from courtbox.room.stack import RecordingStack
 
 
 def test_pause_and_resume_make_two_parts_on_one_timeline(tmp_path: Path) -> None:

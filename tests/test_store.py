@@ -1,4 +1,4 @@
-"""The SQLite store (courtbox.agent.store): durable settings, numbered migrations with a
+"""The SQLite store (courtbox.record.store): durable settings, numbered migrations with a
 backup, and the outbox whose seq orders every record and whose hashes chain per hearing."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from courtbox.agent.store import DB_NAME, MIGRATIONS, OutboxEntry, Store
 from courtbox.errors import StoreError
+from courtbox.record.store import DB_NAME, MIGRATIONS, OutboxEntry, Store
 
 TABLES = {"hearings", "seats", "audio_segments", "transcript", "annotations", "audit_log",
           "outbox"}

@@ -25,8 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from courtbox.agent.store import Store
-from courtbox.sync.central import CentralStore, Collector
+from courtbox.central.collector import CentralStore, Collector
+from courtbox.record.store import Store
 from tests.conftest import RunningAgent, courtbox_cmd
 
 
@@ -155,7 +155,7 @@ def test_a_replayed_and_reordered_batch_changes_nothing(boxes, tmp_path: Path) -
         shuffled = list(reversed(batch)) + batch[:3]
 
         async def take() -> None:
-            from courtbox.sync.central import PullReport
+            from courtbox.central.collector import PullReport
             async with httpx.AsyncClient(verify=agent.verify) as client:
                 await Collector(store)._take(client, box, token, shuffled,
                                              PullReport(box["url"]))
@@ -465,8 +465,8 @@ def test_discovery_finds_boxes_and_ignores_a_rogue_responder(tmp_path: Path,
     that uses the box's id with another key."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from courtbox.record.identity import Ed25519Signer, Identity
     from courtbox.sync.discovery import Advertiser, BoxBrowser
-    from courtbox.sync.identity import Ed25519Signer, Identity
 
     agent = RunningAgent(tmp_path / "box", transcribe=False)  # sync.advertise: default on
     store = CentralStore(tmp_path / "central")
@@ -523,7 +523,7 @@ def test_disk_pressure_never_releases_unacknowledged_audio(tmp_path: Path) -> No
 def test_a_collector_database_from_before_tls_gains_its_columns(tmp_path: Path) -> None:
     """An existing central.db keeps its boxes and gains the pin and the list of replaced
     certificates by itself."""
-    from courtbox.sync.central import DB_NAME
+    from courtbox.central.collector import DB_NAME
 
     old = sqlite3.connect(tmp_path / DB_NAME)
     old.execute("CREATE TABLE boxes (url TEXT PRIMARY KEY, token TEXT NOT NULL, fingerprint"

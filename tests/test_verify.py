@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from courtbox.agent.config import load_config
-from courtbox.agent.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
-from courtbox.agent.store import Store
-from courtbox.agent.verify import verify
 from courtbox.audio.archive import ArchiveWriter
 from courtbox.audio.types import Block
+from courtbox.config import load_config
+from courtbox.record.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
+from courtbox.record.store import Store
+from courtbox.record.verify import verify
 from tests.conftest import courtbox_cmd
 
 

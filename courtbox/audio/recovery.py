@@ -10,7 +10,7 @@ Two kinds are found under ``audio/<hearing>/part-NNN/``:
   frames that still decode are counted, so it can be recorded as a defective segment.
 
 Nothing here touches the database; the agent records what is returned
-(``courtbox.agent.stack``).
+(``courtbox.room.stack``).
 """
 
 from __future__ import annotations

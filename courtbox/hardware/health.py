@@ -4,7 +4,7 @@ Probes (each ``None`` where this machine cannot tell, never guessed): disk space
 of recording, CPU load per core, the hottest thermal zone in sysfs, available memory,
 clock synchronisation. The agent adds what only it knows (the audio device, the archive
 and transcription lag, a speech model it could not load) and turns ``alarms`` into audit
-events when one starts or clears (``courtbox.agent.healthwatch``).
+events when one starts or clears (``courtbox.room.healthwatch``).
 """
 
 from __future__ import annotations

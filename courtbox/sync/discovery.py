@@ -26,8 +26,8 @@ from zeroconf import (
     Zeroconf,
 )
 
-from courtbox.agent.store import utc_now
-from courtbox.sync.identity import Identity
+from courtbox.record.identity import Identity
+from courtbox.record.store import utc_now
 
 logger = logging.getLogger(__name__)
 

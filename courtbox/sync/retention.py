@@ -15,7 +15,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from courtbox.agent.store import Store, utc_now
+from courtbox.record.store import Store, utc_now
 
 logger = logging.getLogger(__name__)
 

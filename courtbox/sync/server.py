@@ -30,9 +30,9 @@ from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from courtbox.agent.store import SQLITE_MAX, Store, sha256_text, utc_now
 from courtbox.errors import SyncError
-from courtbox.sync.identity import Identity
+from courtbox.record.identity import Identity
+from courtbox.record.store import SQLITE_MAX, Store, sha256_text, utc_now
 from courtbox.sync.tls import Certificate, vouch
 
 PROTOCOL = 1

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from courtbox.errors import CourtboxError
-from courtbox.sync.identity import IDENTITY_DIR, Identity, verify, write_private
+from courtbox.record.identity import IDENTITY_DIR, Identity, verify, write_private
 
 CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"

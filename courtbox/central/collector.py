@@ -40,9 +40,9 @@ from pathlib import Path
 
 import httpx
 
-from courtbox.agent.store import canonical_json, sha256_text, utc_now
 from courtbox.errors import CourtboxError, SyncError
-from courtbox.sync.identity import fingerprint, verify
+from courtbox.record.identity import fingerprint, verify
+from courtbox.record.store import canonical_json, sha256_text, utc_now
 from courtbox.sync.tls import certificate_sha256, pinned_context, trusted_certificate
 
 logger = logging.getLogger(__name__)

@@ -16,10 +16,10 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-from courtbox.agent.config import Config
-from courtbox.agent.store import Store, utc_now
+from courtbox.config import Config
 from courtbox.errors import HearingError
 from courtbox.hardware.clock import clock_synchronized
+from courtbox.record.store import Store, utc_now
 
 logger = logging.getLogger(__name__)
 

@@ -24,13 +24,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from courtbox.agent.speech import SpeechFront
-from courtbox.agent.writer import StoreWriter
 from courtbox.audio.archive import ArchiveWriter
 from courtbox.audio.capture import Capture, Fanout
 from courtbox.audio.levels import Alarm, LevelMeter, LevelReport, MeterOptions
 from courtbox.audio.seats import SegmenterOptions
 from courtbox.audio.types import SPEECH_RATE, Block, CaptureEvent, SegmentWritten, Utterance
+from courtbox.record.writer import StoreWriter
+from courtbox.room.speech import SpeechFront
 from courtbox.transcribe.engine import Recognition
 from courtbox.transcribe.stream import PartialLine, PartialLines, StreamOptions
 from courtbox.transcribe.vad import VadOptions

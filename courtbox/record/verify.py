@@ -21,8 +21,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from courtbox.agent.store import Store, sha256_text
 from courtbox.audio.archive import segment_sha256
+from courtbox.record.store import Store, sha256_text
 
 # outbox kind -> (table, function giving the outbox record_id of a row)
 _TABLES = {

@@ -1,5 +1,5 @@
 """The long-lived parts a hearing is recorded with, opened and closed in one visible order:
-the database check (and salvage of a damaged one, ``courtbox.agent.salvage``), the store,
+the database check (and salvage of a damaged one, ``courtbox.record.salvage``), the store,
 recovery of what an interrupted recording left in the archive, the store's writer thread,
 then the recogniser process; closed in reverse.
 
@@ -13,25 +13,25 @@ import logging
 import stat
 from pathlib import Path
 
-from courtbox.agent.config import Config
-from courtbox.agent.hearing import hearing_hotwords
-from courtbox.agent.recorder import FinalCallback, LevelsCallback, PartialCallback, Recorder
-from courtbox.agent.recovery import recover_archive
-from courtbox.agent.salvage import (
+from courtbox.audio.capture import Capture
+from courtbox.audio.levels import MeterOptions
+from courtbox.audio.recovery import FoundSegment
+from courtbox.audio.seats import SegmenterOptions
+from courtbox.config import Config
+from courtbox.errors import ModelError
+from courtbox.hardware.disk import DiskStatus, disk_status
+from courtbox.record.hearing import hearing_hotwords
+from courtbox.record.salvage import (
     Salvage,
     check_database,
     mark_running,
     mark_stopped,
     salvage,
 )
-from courtbox.agent.store import DB_NAME, Store
-from courtbox.agent.writer import StoreWriter
-from courtbox.audio.capture import Capture
-from courtbox.audio.levels import MeterOptions
-from courtbox.audio.recovery import FoundSegment
-from courtbox.audio.seats import SegmenterOptions
-from courtbox.errors import ModelError
-from courtbox.hardware.disk import DiskStatus, disk_status
+from courtbox.record.store import DB_NAME, Store
+from courtbox.record.writer import StoreWriter
+from courtbox.room.recorder import FinalCallback, LevelsCallback, PartialCallback, Recorder
+from courtbox.room.recovery import recover_archive
 from courtbox.transcribe.engine import EngineOptions
 from courtbox.transcribe.model import ModelInfo, model_info
 from courtbox.transcribe.stream import StreamOptions

@@ -38,12 +38,12 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from courtbox.agent.config import Config
-from courtbox.agent.speech import SpeechFront
-from courtbox.agent.stack import speech_options
 from courtbox.audio.capture import audio_file_info
 from courtbox.audio.types import SPEECH_RATE, Block, Utterance
+from courtbox.config import Config
 from courtbox.errors import ConfigError
+from courtbox.room.speech import SpeechFront
+from courtbox.room.stack import speech_options
 from courtbox.transcribe.engine import Recognition, WhisperEngine
 from courtbox.transcribe.metrics import ErrorCount, errors_for
 from courtbox.transcribe.stream import Job, JobQueue, PartialLines
@@ -262,9 +262,9 @@ class SimulatedRun:
 def realtime_run(entry: ManifestEntry, config: Config) -> FileResult:
     """One file at wall-clock pace through the real ``Recorder`` (archive, store and the
     recogniser process included), in a temporary data directory."""
-    from courtbox.agent.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
-    from courtbox.agent.stack import RecordingStack
     from courtbox.audio.capture import FileCapture
+    from courtbox.record.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
+    from courtbox.room.stack import RecordingStack
 
     info = audio_file_info(entry.path)
     result = FileResult(entry, info.frames / info.samplerate, info.channels)

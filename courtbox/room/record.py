@@ -3,7 +3,7 @@
 Opens a hearing and records every configured channel through PortAudio into the archive
 (and, unless ``transcribe`` is off, transcribes it live, printing each final line) until
 SIGINT/SIGTERM or ``duration`` seconds of audio; a device that goes away mid-hearing is
-retried and recording resumes in a new part (``courtbox.agent.session``). At the end the
+retried and recording resumes in a new part (``courtbox.room.session``). At the end the
 part is closed, recognition catches up and the hearing is closed. The agent service will do
 the same under the clerk's buttons; this is the technician's way to record from the shell.
 """
@@ -15,13 +15,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from courtbox.agent.config import Config
-from courtbox.agent.hearing import HearingInfo, open_hearing
-from courtbox.agent.offline import line_text
-from courtbox.agent.session import CaptureFactory, HearingSession
-from courtbox.agent.stack import RecordingStack
 from courtbox.audio.capture import BACKENDS, Capture, FileCapture, require_channels
+from courtbox.config import Config
 from courtbox.hardware.devices import rescan, resolve_input_device
+from courtbox.record.hearing import HearingInfo, open_hearing
+from courtbox.room.offline import line_text
+from courtbox.room.session import CaptureFactory, HearingSession
+from courtbox.room.stack import RecordingStack
 
 
 def capture_factory(config: Config, audio: Path | None, duration: float | None

@@ -11,7 +11,7 @@ still reads, table by table and, where a table's pages are damaged, row by row. 
 salvage is audit-logged with what it kept and what it lost, and ``courtbox verify`` shows
 any break it left in a hash chain. The audio archive is files, untouched by any of this:
 segments whose rows were lost are recorded again from the archive by
-``courtbox.agent.recovery``.
+``courtbox.room.recovery``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from courtbox.agent.store import DB_NAME, Store, search_tokens
 from courtbox.audio.archive import fsync_dir
+from courtbox.record.store import DB_NAME, Store, search_tokens
 
 logger = logging.getLogger(__name__)
 

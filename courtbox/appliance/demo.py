@@ -26,21 +26,21 @@ from typing import TextIO
 
 import uvicorn
 
-from courtbox.agent.api import PartialsProvider, create_app
-from courtbox.agent.config import Config
-from courtbox.agent.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
-from courtbox.agent.offline import line_text
-from courtbox.agent.recorder import Recorder
-from courtbox.agent.stack import RecordingStack
 from courtbox.audio.capture import FileCapture, require_channels
+from courtbox.config import Config
 from courtbox.errors import AudioError, ConfigError, CourtboxError
+from courtbox.record.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
+from courtbox.room.offline import line_text
+from courtbox.room.recorder import Recorder
+from courtbox.room.stack import RecordingStack
 from courtbox.transcribe.metrics import ErrorCount, errors_for
+from courtbox.web.app import PartialsProvider, create_app
 
 logger = logging.getLogger(__name__)
 
 
 def sample_dir() -> Path:
-    return Path(str(resources.files("courtbox.agent") / "sample"))
+    return Path(str(resources.files("courtbox") / "sample"))
 
 
 def load_reference(path: Path) -> dict[str, str]:

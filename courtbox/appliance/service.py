@@ -37,15 +37,15 @@ from pathlib import Path
 
 import uvicorn
 
-from courtbox.agent.api import create_app
-from courtbox.agent.config import Config
-from courtbox.agent.courtroom import Courtroom
-from courtbox.agent.healthwatch import HealthWatch
-from courtbox.agent.live import LiveHub
-from courtbox.agent.stack import RecordingStack
-from courtbox.agent.users import has_admin
+from courtbox.config import Config
 from courtbox.hardware.systemd import notify, watchdog_interval
+from courtbox.record.users import has_admin
+from courtbox.room.courtroom import Courtroom
+from courtbox.room.healthwatch import HealthWatch
+from courtbox.room.live import LiveHub
+from courtbox.room.stack import RecordingStack
 from courtbox.sync.tls import Certificate, TlsError, api_certificate, box_certificate
+from courtbox.web.app import create_app
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
-from courtbox.agent.store import Store
 from courtbox.errors import CourtboxError
+from courtbox.record.store import Store
 
 logger = logging.getLogger(__name__)
 

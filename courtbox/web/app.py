@@ -2,7 +2,7 @@
 
 Everything under ``/api/v1`` needs a session: log in with ``POST /api/v1/session``, then
 send the cookie it sets (the pages do) or ``Authorization: Bearer TOKEN``. Each endpoint
-names the permission it needs (``courtbox.agent.users.PERMISSIONS``): no session is 401,
+names the permission it needs (``courtbox.record.users.PERMISSIONS``): no session is 401,
 the wrong role 403, a malformed body 422 with the reason, a request the hearing's state
 refuses 409, each with a JSON ``detail``.
 
@@ -41,15 +41,6 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel, ConfigDict, Field
 
 from courtbox import __version__
-from courtbox.agent import export, users
-from courtbox.agent.courtroom import Courtroom
-from courtbox.agent.healthwatch import HealthWatch, database_check
-from courtbox.agent.hearing import PAUSE_REASONS, HearingInfo
-from courtbox.agent.live import LiveHub
-from courtbox.agent.playback import HearingAudio, RangeError
-from courtbox.agent.store import SQLITE_MAX, Store, sha256_text
-from courtbox.agent.transcript import correct_line, integrity_values, sign_off
-from courtbox.agent.writer import StoreWriter
 from courtbox.errors import (
     AudioError,
     AuthError,
@@ -60,7 +51,16 @@ from courtbox.errors import (
     TranscriptError,
 )
 from courtbox.hardware.health import clock_synced
-from courtbox.sync.identity import Identity
+from courtbox.record import export, users
+from courtbox.record.hearing import PAUSE_REASONS, HearingInfo
+from courtbox.record.identity import Identity
+from courtbox.record.playback import HearingAudio, RangeError
+from courtbox.record.store import SQLITE_MAX, Store, sha256_text
+from courtbox.record.transcript import correct_line, integrity_values, sign_off
+from courtbox.record.writer import StoreWriter
+from courtbox.room.courtroom import Courtroom
+from courtbox.room.healthwatch import HealthWatch, database_check
+from courtbox.room.live import LiveHub
 from courtbox.sync.server import sync_lag, sync_router
 from courtbox.sync.tls import Certificate
 
@@ -175,7 +175,7 @@ class BodyLimit:
 
 
 def _page(name: str) -> str:
-    return (resources.files("courtbox.agent") / "web" / name).read_text("utf-8")
+    return (resources.files("courtbox.web") / "static" / name).read_text("utf-8")
 
 
 def create_app(data_dir: Path, *, writer: StoreWriter | None = None,

@@ -17,18 +17,18 @@ import threading
 import time
 from collections.abc import Callable
 
-from courtbox.agent.hearing import (
+from courtbox.audio.capture import Capture
+from courtbox.errors import CourtboxError
+from courtbox.record.hearing import (
     close_hearing,
     next_part,
     pause_hearing,
     resume_hearing,
     start_hearing,
 )
-from courtbox.agent.recorder import FinalCallback, LevelsCallback, PartialCallback, Recorder
-from courtbox.agent.stack import RecordingStack
-from courtbox.agent.store import elapsed_since
-from courtbox.audio.capture import Capture
-from courtbox.errors import CourtboxError
+from courtbox.record.store import elapsed_since
+from courtbox.room.recorder import FinalCallback, LevelsCallback, PartialCallback, Recorder
+from courtbox.room.stack import RecordingStack
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ is itself in the audit log.
 
 from __future__ import annotations
 
-from courtbox.agent.store import Store, canonical_json, sha256_text, utc_now
 from courtbox.errors import TranscriptError
+from courtbox.record.store import Store, canonical_json, sha256_text, utc_now
 
 SIGNING_ROLES = ("judge", "clerk")
 

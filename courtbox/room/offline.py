@@ -16,9 +16,9 @@ from pathlib import Path
 
 import soundfile as sf
 
-from courtbox.agent.speech import SpeechFront
 from courtbox.audio.capture import audio_file_info, require_channels
 from courtbox.audio.types import Block
+from courtbox.room.speech import SpeechFront
 from courtbox.transcribe.engine import EngineOptions, WhisperEngine
 from courtbox.transcribe.stream import StreamOptions
 

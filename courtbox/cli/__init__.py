@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from courtbox import __version__
-from courtbox.agent.config import Config, load_config, seats_from_spec
+from courtbox.config import Config, load_config, seats_from_spec
 from courtbox.errors import AudioError, ConfigError, CourtboxError
 
 EXIT_ERROR = 1
@@ -193,7 +193,7 @@ def demo_cmd(config: Config, fast: bool, exit_: bool, as_json: bool, audio: Path
         courtbox demo --fast --json
         courtbox demo --audio hearing.flac --seats presiding_judge,clerk,plaintiff,defendant
     """
-    from courtbox.agent.demo import DemoOptions, run_demo
+    from courtbox.appliance.demo import DemoOptions, run_demo
 
     options = DemoOptions(audio=audio, seats=_seats(seats_spec), reference=reference,
                           fast=fast, exit=exit_ or fast or as_json, json=as_json, port=port)
@@ -238,7 +238,7 @@ def transcribe_cmd(config: Config, file: Path, seats_spec: str | None, output: P
     import soundfile as sf
     from tqdm import tqdm
 
-    from courtbox.agent.offline import transcribe_file, write_outputs
+    from courtbox.room.offline import transcribe_file, write_outputs
     from courtbox.transcribe.engine import EngineOptions
     from courtbox.transcribe.model import resolve_model
 
@@ -292,7 +292,7 @@ def bench_cmd(config: Config, manifest: Path, realtime: bool, no_offline: bool,
     """
     from tqdm import tqdm
 
-    from courtbox.agent.bench import format_report, read_manifest, run_bench
+    from courtbox.room.bench import format_report, read_manifest, run_bench
 
     entries = read_manifest(manifest, config.model.language
                             if config.model.language != "auto" else "zh")
@@ -364,8 +364,8 @@ def record_cmd(config: Config, case_number: str, case_type: str, panel: tuple[st
     Example:
         courtbox record --case-number "(2026)京0105民初123号" --data-dir /var/lib/courtbox
     """
-    from courtbox.agent.hearing import HearingInfo
-    from courtbox.agent.record import run_record
+    from courtbox.record.hearing import HearingInfo
+    from courtbox.room.record import run_record
 
     def say(text: str) -> None:
         if not as_json:
@@ -399,7 +399,7 @@ def run_cmd(config: Config, audio: Path | None, port: int | None,
     Example:
         courtbox run --data-dir /var/lib/courtbox
     """
-    from courtbox.agent.service import run_service
+    from courtbox.appliance.service import run_service
 
     if port is not None:
         config.api.port = port
@@ -428,8 +428,8 @@ def user_add(config: Config, name: str, role: str, password_stdin: bool) -> None
     Example:
         courtbox user add zhangsan --role clerk
     """
-    from courtbox.agent.store import Store
-    from courtbox.agent.users import add_user
+    from courtbox.record.store import Store
+    from courtbox.record.users import add_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -452,7 +452,7 @@ def user_list(config: Config) -> None:
     Example:
         courtbox user list --data-dir /var/lib/courtbox
     """
-    from courtbox.agent.store import Store
+    from courtbox.record.store import Store
 
     store = Store.in_dir(config.storage.data_dir)
     try:
@@ -474,7 +474,7 @@ def user_disable(config: Config, name: str) -> None:
     Example:
         courtbox user disable zhangsan
     """
-    from courtbox.agent.store import Store
+    from courtbox.record.store import Store
 
     store = Store.in_dir(config.storage.data_dir)
     try:
@@ -501,7 +501,7 @@ def install_cmd(root: Path, central: bool, start: bool) -> None:
     Example:
         sudo .venv/bin/courtbox install --now
     """
-    from courtbox.agent.install import install
+    from courtbox.appliance.install import install
 
     try:
         install(root, central=central, start=start, say=click.echo)
@@ -519,7 +519,7 @@ def uninstall_cmd(root: Path) -> None:
     Example:
         sudo courtbox uninstall
     """
-    from courtbox.agent.install import uninstall
+    from courtbox.appliance.install import uninstall
 
     try:
         uninstall(root, say=click.echo)
@@ -540,7 +540,7 @@ def identity_cmd(config: Config, as_json: bool) -> None:
     Example:
         courtbox identity --data-dir /var/lib/courtbox
     """
-    from courtbox.sync.identity import load_identity
+    from courtbox.record.identity import load_identity
     from courtbox.sync.tls import api_certificate, box_certificate
 
     try:
@@ -576,7 +576,7 @@ def sync_enroll(config: Config, name: str, url: str | None) -> None:
     Example:
         courtbox sync enroll central-1 --url https://10.1.2.3:8750
     """
-    from courtbox.agent.store import Store
+    from courtbox.record.store import Store
     from courtbox.sync.server import enroll
 
     store = Store.in_dir(config.storage.data_dir)
@@ -603,7 +603,7 @@ def sync_release(config: Config, dry_run: bool) -> None:
     Example:
         courtbox sync release --dry-run
     """
-    from courtbox.agent.store import Store
+    from courtbox.record.store import Store
     from courtbox.sync.retention import releasable, release
 
     store = Store.in_dir(config.storage.data_dir)
@@ -626,7 +626,7 @@ def central_group() -> None:
 
 
 def _central_store(data_dir: Path):
-    from courtbox.sync.central import CentralStore
+    from courtbox.central.collector import CentralStore
 
     try:
         return CentralStore(data_dir)
@@ -687,8 +687,8 @@ def central_run(data_dir: Path, interval: float, concurrency: int, once: bool,
     """
     import asyncio
 
+    from courtbox.central.collector import Collector
     from courtbox.hardware.systemd import run_notified
-    from courtbox.sync.central import Collector
 
     store = _central_store(data_dir)
     browser = None
@@ -726,7 +726,7 @@ def central_status(data_dir: Path, as_json: bool) -> None:
     Example:
         courtbox central status --data-dir /var/lib/courtbox-central --json
     """
-    from courtbox.sync.central import status
+    from courtbox.central.collector import status
 
     store = _central_store(data_dir)
     try:
@@ -777,8 +777,8 @@ def export_cmd(config: Config, hearing: str, fmt: str, output: Path) -> None:
     Example:
         courtbox export "(2026)京0105民初123号" --format pdf -o 笔录.pdf
     """
-    from courtbox.agent.export import load_record, render
-    from courtbox.agent.store import DB_NAME, Store
+    from courtbox.record.export import load_record, render
+    from courtbox.record.store import DB_NAME, Store
 
     if not (config.storage.data_dir / DB_NAME).is_file():
         raise CourtboxError(f"no courtbox database in {config.storage.data_dir}")
@@ -816,8 +816,8 @@ def verify_cmd(config: Config, hearing: str | None, as_json: bool) -> None:
     Example:
         courtbox verify --data-dir /var/lib/courtbox
     """
-    from courtbox.agent.store import DB_NAME
-    from courtbox.agent.verify import verify
+    from courtbox.record.store import DB_NAME
+    from courtbox.record.verify import verify
 
     data_dir = config.storage.data_dir
     if not (data_dir / DB_NAME).is_file():

@@ -11,7 +11,7 @@ Schema changes are numbered migrations applied at open; an existing database is 
 ``<name>.bak-v<N>`` (SQLite's online backup) before it is migrated.
 
 One ``Store`` object holds one connection. The agent writes through one writer thread
-(``courtbox.agent.writer``); readers (the API) open their own ``Store``.
+(``courtbox.record.writer``); readers (the API) open their own ``Store``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 import sqlite_utils
 
 from courtbox.errors import StoreError
-from courtbox.sync.identity import Identity, load_identity
+from courtbox.record.identity import Identity, load_identity
 
 logger = logging.getLogger(__name__)
 

@@ -15,15 +15,15 @@ import logging
 import threading
 from pathlib import Path
 
-from courtbox.agent.config import Config
-from courtbox.agent.hearing import HearingInfo, close_hearing, open_hearing, pause_hearing
-from courtbox.agent.live import LiveHub
-from courtbox.agent.record import capture_factory
-from courtbox.agent.session import HearingSession
-from courtbox.agent.stack import RecordingStack
 from courtbox.audio.capture import ABANDONED_STREAMS, audio_file_info
 from courtbox.audio.levels import LevelReport
+from courtbox.config import Config
 from courtbox.errors import CourtboxError, HearingError
+from courtbox.record.hearing import HearingInfo, close_hearing, open_hearing, pause_hearing
+from courtbox.room.live import LiveHub
+from courtbox.room.record import capture_factory
+from courtbox.room.session import HearingSession
+from courtbox.room.stack import RecordingStack
 from courtbox.transcribe.stream import PartialLine
 
 logger = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from courtbox.agent.store import Store
 from courtbox.audio.recovery import FoundSegment, find_unrecorded
+from courtbox.record.store import Store
 
 logger = logging.getLogger(__name__)
 

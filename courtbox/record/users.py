@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from courtbox.agent.store import Store, sha256_text
 from courtbox.errors import AuthError
+from courtbox.record.store import Store, sha256_text
 
 ROLES = ("clerk", "judge", "technician", "admin")
 NAME_PATTERN = r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,32}$"

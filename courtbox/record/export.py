@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from courtbox.agent.store import Store, parse_utc
-from courtbox.agent.transcript import integrity_values
 from courtbox.errors import ExportError
+from courtbox.record.store import Store, parse_utc
+from courtbox.record.transcript import integrity_values
 
 FORMATS = ("docx", "pdf", "txt", "srt", "vtt", "json")
 MEDIA_TYPES = {

@@ -15,13 +15,13 @@ import logging
 import threading
 from pathlib import Path
 
-from courtbox.agent.config import Config
-from courtbox.agent.courtroom import Courtroom
-from courtbox.agent.salvage import check_database
-from courtbox.agent.store import DB_NAME
+from courtbox.config import Config
 from courtbox.errors import AudioError
 from courtbox.hardware.devices import resolve_input_device
 from courtbox.hardware.health import Every, alarms, read_probes
+from courtbox.record.salvage import check_database
+from courtbox.record.store import DB_NAME
+from courtbox.room.courtroom import Courtroom
 
 logger = logging.getLogger(__name__)
 

@@ -1,1 +1,0 @@
-"""The agent: config, the SQLite store, the hearing lifecycle, the HTTP API, the CLI."""
