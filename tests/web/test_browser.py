@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import PASSWORD, RunningAgent
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="apt-get install chromium "
                                 "(scripts/setup.sh --test does)")
 

@@ -10,7 +10,7 @@ import soundfile as sf
 
 from courtbox.transcribe.vad import WINDOW, SileroVad, speech_spans
 
-BENCH_AUDIO = Path(__file__).resolve().parents[1] / "bench" / "audio"
+BENCH_AUDIO = Path(__file__).resolve().parents[2] / "bench" / "audio"
 
 
 def test_streaming_a_few_windows_at_a_time_equals_one_pass(aishell_wavs) -> None:

@@ -17,7 +17,7 @@ from courtbox.transcribe.metrics import char_errors
 from courtbox.transcribe.normalize import scoring_form
 from tests.conftest import courtbox_cmd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AISHELL = ROOT.parent / "shared" / "speech" / "aishell-dev"
 
 

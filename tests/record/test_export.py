@@ -129,7 +129,7 @@ def test_pdf_embeds_its_cjk_font_and_renders_the_chinese(recorded: tuple[Path, s
     page = np.asarray(Image.open(next(tmp_path.glob("page*.png"))).convert("L"))
     ink = (page < 128).mean()
     assert 0.005 < ink < 0.3, ink  # text on the page, not a blank or a black box
-    artifacts = Path(__file__).resolve().parents[1] / "test-artifacts"
+    artifacts = Path(__file__).resolve().parents[2] / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     shutil.copy(next(tmp_path.glob("page*.png")), artifacts / "export-pdf-page1.png")
 

@@ -10,8 +10,8 @@ import click
 from courtbox.cli import cli
 from courtbox.config import describe_fields
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-CI = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text(encoding="utf-8")
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+CI = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text(encoding="utf-8")
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from courtbox.record.verify import verify
 from tests.conftest import RunningAgent
-from tests.test_sync import assert_audio_at_centre, box_read, cli, enroll
+from tests.sync.test_sync import assert_audio_at_centre, box_read, cli, enroll
 
 SEED = int(os.environ.get("COURTBOX_RESTART_SEED", "7"))
 NO_ADVERTISE = "[sync]\nadvertise = false\n"

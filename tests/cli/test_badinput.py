@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from tests.conftest import RunningAgent
-from tests.test_restart import archive_files
-from tests.test_sync import box_read, record_hearing
+from tests.room.test_restart import archive_files
+from tests.sync.test_sync import box_read, record_hearing
 
 
 def test_a_corrupt_database_is_salvaged_and_no_audio_is_lost(tmp_path: Path,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD, RunningAgent
-from tests.test_sync import cli
+from tests.sync.test_sync import cli
 
 
 def test_bad_requests_are_refused_and_the_recording_goes_on(tmp_path: Path,
