@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds the benchmark's manifests and its no-speech recordings under ``bench/``.
 
-- ``bench/aishell-dev.tsv``: the 200 AISHELL utterances of ``../shared/speech/aishell-dev``
+- ``bench/aishell-dev.tsv``: the 200 AISHELL utterances of ``bench/speech/aishell-dev``
   with their reference text.
 - ``bench/sample-hearing.tsv``: the bundled 4-seat sample hearing, with its utterances'
   reference text joined in time order.
@@ -26,7 +26,7 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-AISHELL = ROOT.parent / "shared" / "speech" / "aishell-dev"
+AISHELL = ROOT / "bench" / "speech" / "aishell-dev"
 SAMPLE = ROOT / "courtbox" / "sample"
 RATE = 16000
 
@@ -102,10 +102,10 @@ def main() -> None:
         "# Recordings without speech: every recognised character is an error.\n"
         + "".join(f"# {what}\n{path}\t\n" for path, what in rows), encoding="utf-8")
 
-    lines = ["# AISHELL dev utterances (../shared/speech/aishell-dev, Apache-2.0)"]
+    lines = ["# AISHELL-1 dev utterances (speech/aishell-dev, Apache-2.0: see its ATTRIBUTION.md)"]
     for row in (AISHELL / "transcripts.tsv").read_text(encoding="utf-8").splitlines()[1:]:
         name, _, text = row.split("\t")
-        lines.append(f"../../shared/speech/aishell-dev/{name}\t{text}")
+        lines.append(f"speech/aishell-dev/{name}\t{text}")
     (BENCH / "aishell-dev.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     sample = json.loads((SAMPLE / "hearing.json").read_text(encoding="utf-8"))

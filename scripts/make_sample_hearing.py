@@ -227,7 +227,7 @@ part in any hearing. `hearing.json` gives each utterance's seat, timing and refe
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = ROOT.parent / "shared/speech/aishell-dev"
+    source = ROOT / "bench/speech/aishell-dev"
     parser.add_argument("--source", type=Path, default=source, help="FLACs + transcripts.tsv")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "courtbox/sample", help="output dir"
