@@ -18,7 +18,7 @@ from courtbox.transcribe.normalize import scoring_form
 from tests.conftest import courtbox_cmd
 
 ROOT = Path(__file__).resolve().parents[2]
-AISHELL = ROOT.parent / "shared" / "speech" / "aishell-dev"
+AISHELL = ROOT / "bench" / "speech" / "aishell-dev"
 
 
 def _aishell(n: int) -> list[tuple[Path, str]]:
