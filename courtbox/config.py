@@ -25,7 +25,6 @@ from pydantic import (
 )
 
 from courtbox.errors import ConfigError
-from courtbox.hardware.health import Thresholds
 
 DEFAULT_CONFIG_PATH = Path("/etc/courtbox/agent.toml")
 CONFIG_ENV = "COURTBOX_CONFIG"
@@ -223,9 +222,6 @@ class HealthSection(_Section):
                                      "archive is this many seconds behind capture.")
     transcription_lag_max_s: float = Field(60.0, gt=0, le=86_400, description="Alarm "
                                            "when transcription is this far behind speech.")
-
-    def thresholds(self) -> Thresholds:
-        return Thresholds(**self.model_dump(exclude={"interval_s"}))
 
 
 class Config(_Section):

@@ -1,7 +1,8 @@
 """The exceptions courtbox raises inside; the CLI and the API turn them into messages.
 
 Every failure a clerk or an operations engineer can cause or meet has a small named class
-here, so that the edges (CLI exit code, HTTP status) can map them without parsing text.
+here, so that the edges (CLI exit code, HTTP status: ``courtbox.web.statuses``) can map them
+without parsing text; none of them knows a status itself.
 """
 
 
@@ -42,12 +43,21 @@ class AuthError(CourtboxError):
 
 
 class TranscriptError(CourtboxError):
-    """The record refuses a correction or a sign-off; ``status`` is the HTTP status that
-    says why (409 conflict or frozen, 404 no such line, 403 not a signing role)."""
+    """The record refuses a correction or a sign-off: the transcript is frozen, the line
+    was revised meanwhile, the hearing is not closed, the signer has signed already; or
+    one of the kinds below."""
 
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
+
+class NoSuchLine(TranscriptError):
+    """A correction of a line the hearing does not have."""
+
+
+class EmptyLine(TranscriptError):
+    """A correction that would leave the line empty."""
+
+
+class NotASigner(TranscriptError):
+    """A sign-off by a role that does not sign transcripts."""
 
 
 class ExportError(CourtboxError):
@@ -57,3 +67,8 @@ class ExportError(CourtboxError):
 class SyncError(CourtboxError):
     """A sync request the box or the collector refuses (an ack beyond the box's last
     entry, a box whose identity does not match the pinned one)."""
+
+
+class TlsError(CourtboxError):
+    """A TLS certificate cannot be made, read or trusted (one the box's key did not
+    sign, a key that is not the certificate's)."""

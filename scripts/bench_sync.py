@@ -44,9 +44,9 @@ def make_box(data_dir: Path, minutes: float, channels: int, seed: int) -> dict:
     from courtbox.audio.types import Block
     from courtbox.config import load_config
     from courtbox.record.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
-    from courtbox.record.store import Store
+    from courtbox.record.identity import open_store
 
-    store = Store.in_dir(data_dir)
+    store = open_store(data_dir)
     config = load_config(None, data_dir=data_dir)
     seats = [{"channel": c, "id": f"seat_{c}", "role": "other", "name": f"席位{c}"}
              for c in range(channels)]
@@ -83,20 +83,23 @@ def serve_boxes(dirs: list[Path], ports_file: Path) -> None:
     """Serve every box's real app on its own port, over TLS, until killed."""
     import uvicorn
 
-    from courtbox.record.store import Store
-    from courtbox.sync.server import enroll
+    from courtbox.appliance.service import mount_sync
+    from courtbox.record.identity import open_store
+    from courtbox.room.healthwatch import database_check
+    from courtbox.sync.server import enroll, sync_lag
     from courtbox.sync.tls import box_certificate
     from courtbox.web.app import create_app
 
     async def main() -> None:
         servers, tokens = [], []
         for d in dirs:
-            store = Store.in_dir(d)
+            store = open_store(d)
             tokens.append(enroll(store, "bench", actor="bench"))
             identity = store.identity
             store.close()
             cert = box_certificate(d, identity.box_id)
-            app = create_app(d, identity=identity, certificate=cert)
+            app = create_app(d, database=database_check(d), sync_lag=sync_lag)
+            mount_sync(app, identity=identity, certificate=cert, data_dir=d)
             server = uvicorn.Server(uvicorn.Config(
                 app, host="127.0.0.1", port=0, log_level="error", lifespan="off",
                 ssl_certfile=str(cert.cert_path), ssl_keyfile=str(cert.key_path)))

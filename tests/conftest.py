@@ -2,7 +2,9 @@
 
 The model is assembled once per session into a cache under pytest's base temp directory,
 through the same code courtbox uses (``bundled_model_dir``); every test that loads it loads
-the real Whisper base. ``RunningAgent`` runs the agent service as a real process.
+the real Whisper base. ``RunningAgent`` runs the agent service as a real process. Every
+test runs under the guards of ``tests/guards.py``: no thread left running after it, no
+blocking call inside an event loop it runs.
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ import signal
 import ssl
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from courtbox.appliance.demo import sample_dir
+from courtbox.record.identity import open_store
+from courtbox.record.store import Store
 from courtbox.transcribe.model import bundled_model_dir
+from tests.guards import no_blocking_in_the_event_loop, no_thread_left_behind  # noqa: F401
 
 AISHELL_REFERENCES = {
     "BAC009S0764W0121.wav": "甚至出现交易几乎停滞的情况",
@@ -58,9 +64,107 @@ def sample() -> dict:
     return json.loads((sample_dir() / "hearing.json").read_text(encoding="utf-8"))
 
 
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """The box's store, empty, in the data dir ``tmp_path / "data"`` (its
+    ``store.path.parent``), signing with the box's identity; closed after the test."""
+    s = open_store(tmp_path / "data")
+    yield s
+    s.close()
+
+
+RECORDED_CASE = "(2026)京0105民初123号"
+RECORDED_LINES = [("presiding_judge", 0.5, 3.0, "现在开庭。请原告陈述诉讼请求。"),
+                  ("plaintiff", 3.5, 8.0, "请求判令被告支付货款30万元及违约金。"),
+                  ("defendant", 8.5, 11.0, "被告对原告提交的证据有异议。")]
+
+
+@pytest.fixture(scope="session")
+def recorded_hearing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """``(data_dir, hearing_id)``: a closed hearing ``RECORDED_CASE``, recorded through the
+    box's own code: 12 s of 4-channel audio in three chained FLAC segments, the final lines
+    ``RECORDED_LINES`` (u0 … u2), u2 corrected, a pause for mediation, an annotation and
+    the clerk's and the judge's sign-offs. Shared by the session: read it, never change it
+    (``recorded_copy`` is one to change)."""
+    import numpy as np
+
+    from courtbox.audio.archive import ArchiveWriter
+    from courtbox.audio.types import Block
+    from courtbox.config import load_config
+    from courtbox.record.hearing import (
+        HearingInfo,
+        close_hearing,
+        open_hearing,
+        pause_hearing,
+        resume_hearing,
+        start_hearing,
+    )
+    from courtbox.record.transcript import correct_line, sign_off
+
+    data = tmp_path_factory.mktemp("recorded") / "data"
+    store = open_store(data)
+    config = load_config("/dev/null", data_dir=data)
+    info = HearingInfo(case_number=RECORDED_CASE, case_type="民事", title="买卖合同纠纷",
+                       panel=["张审判长"], clerk="李书记员", parties=["北京甲科技有限公司", "王某"])
+    hid = open_hearing(store, config, info, actor="clerk1", sample_rate=16000)
+    start_hearing(store, hid, actor="clerk1")
+    archive = ArchiveWriter(data, hid, part=1, sample_rate=16000, channels=4,
+                            segment_seconds=5, prev_sha256=None,
+                            on_segment=lambda s: store.add_segment(s.as_row()))
+    archive.start()
+    audio = np.random.default_rng(3).integers(-3000, 3000, size=(16000 * 12, 4),
+                                              dtype=np.int16)
+    for i in range(0, len(audio), 1600):
+        archive.put(Block(i, audio[i:i + 1600]))
+    archive.close()
+    for n, (seat, t0, t1, text) in enumerate(RECORDED_LINES):
+        store.add_final(hearing_id=hid, utterance_id=f"u{n}", seat=seat, t0=t0, t1=t1,
+                        text=text, words=[{"w": text, "t0": t0, "t1": t1, "p": 0.9}],
+                        avg_logprob=-0.3)
+    correct_line(store, hid, "u2", text="被告对原告提交的证据真实性有异议。", base_revision=0,
+                 user="clerk1")
+    store.add_annotation(hearing_id=hid, t=9.0, label="异议", text="被告对证据提出异议",
+                         author="judge1")
+    pause_hearing(store, hid, actor="clerk1", reason="mediation")
+    resume_hearing(store, hid, actor="clerk1")
+    close_hearing(store, hid, actor="clerk1")
+    sign_off(store, hid, user="clerk1", role="clerk")
+    sign_off(store, hid, user="judge1", role="judge")
+    store.close()
+    return data, hid
+
+
+@pytest.fixture
+def recorded_copy(recorded_hearing: tuple[Path, str], tmp_path: Path) -> tuple[Path, str]:
+    """``recorded_hearing`` copied into ``tmp_path / "recorded"``: this test's to change."""
+    data, hid = recorded_hearing
+    return Path(shutil.copytree(data, tmp_path / "recorded")), hid
+
+
 def courtbox_cmd() -> list[str]:
+    """The ``courtbox`` command installed beside this Python (else ``python -m
+    courtbox.cli.main``), for a test that starts it with ``subprocess.Popen``."""
     exe = shutil.which("courtbox", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, "-m", "courtbox.cli"]
+    return [exe] if exe else [sys.executable, "-m", "courtbox.cli.main"]
+
+
+def run_courtbox(*args: str, env: dict[str, str | None] | None = None,
+                 input: str | None = None, check: bool = True, timeout: float = 300
+                 ) -> subprocess.CompletedProcess[str]:
+    """``courtbox ARGS`` run to the end as a real process, its output captured as text.
+
+    ``env``: variables set on top of this process's environment, less $COURTBOX_CONFIG
+    (``None`` unsets one); ``input``: its stdin; ``check``: fail the test, showing the
+    output, unless it exits 0 (``check=False`` to look at a failure's exit code and
+    message)."""
+    environ = {**os.environ, "COURTBOX_CONFIG": None, **(env or {})}
+    environ = {k: v for k, v in environ.items() if v is not None}
+    result = subprocess.run([*courtbox_cmd(), *args], env=environ, input=input,
+                            capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert result.returncode == 0, (f"courtbox {' '.join(args)} exited "
+                                        f"{result.returncode}\n{result.stdout}{result.stderr}")
+    return result
 
 
 def alsa_file_device(home: Path, name: str, infile: Path) -> None:
@@ -93,7 +197,6 @@ class RunningAgent:
                  env: dict[str, str] | None = None) -> None:
         """``data``: the data dir of an agent that ran before (a restart): its accounts
         and hearings are kept. ``port``: 0 for any free one."""
-        from courtbox.record.store import Store
         from courtbox.record.users import add_user
 
         tmp.mkdir(parents=True, exist_ok=True)
@@ -102,7 +205,7 @@ class RunningAgent:
         self.config.write_text(f'[storage]\ndata_dir = "{self.data}"\n[audio]\n'
                                f'segment_seconds = 5\n{extra_config}')
         if data is None:
-            store = Store.in_dir(self.data)
+            store = open_store(self.data)
             for name, role in USERS.items():
                 add_user(store, name, role, PASSWORD, actor="test")
             store.close()
@@ -127,7 +230,7 @@ class RunningAgent:
     def verify(self) -> ssl.SSLContext:
         """A client TLS context that trusts this box's certificate alone, as the
         collector's does once it has pinned it."""
-        from courtbox.sync.tls import pinned_context
+        from courtbox.central.pinning import pinned_context
         return pinned_context(self.cert.read_text())
 
     def client(self, name: str | None = None) -> httpx.Client:

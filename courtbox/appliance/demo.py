@@ -27,14 +27,18 @@ from typing import TextIO
 import uvicorn
 
 from courtbox.audio.capture import FileCapture, require_channels
-from courtbox.config import Config
+from courtbox.config import Config, Seat
 from courtbox.errors import AudioError, ConfigError, CourtboxError
 from courtbox.record.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
+from courtbox.room.events import Quiet
+from courtbox.room.healthwatch import database_check
 from courtbox.room.offline import line_text
 from courtbox.room.recorder import Recorder
 from courtbox.room.stack import RecordingStack
+from courtbox.sync.server import sync_lag
 from courtbox.transcribe.metrics import ErrorCount, errors_for
-from courtbox.web.app import PartialsProvider, create_app
+from courtbox.web.app import create_app
+from courtbox.web.deps import PartialsProvider
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +95,7 @@ def score(lines: list[dict], reference: dict[str, str], language: str
 @dataclass
 class DemoOptions:
     audio: Path | None = None
-    seats: list[dict] | None = None
+    seats: list[Seat] | None = None
     reference: Path | None = None
     fast: bool = False
     exit: bool = False
@@ -121,9 +125,9 @@ class PageServer:
         self.sock = _listen(host, port)
         self.host = host
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(create_app(data_dir, partials=partials, anonymous="judge"),
-                                log_level="warning",
-                                lifespan="off")
+        app = create_app(data_dir, partials=partials, anonymous="judge",
+                         database=database_check(data_dir), sync_lag=sync_lag)
+        config = uvicorn.Config(app, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run,
                                        kwargs={"sockets": [self.sock]}, name="http",
@@ -154,11 +158,11 @@ def run_demo(config: Config, options: DemoOptions, *, data_dir: Path | None,
     if options.audio is None:
         sample = json.loads((sample_dir() / "hearing.json").read_text(encoding="utf-8"))
         audio = sample_dir() / "hearing.flac"
-        seats = options.seats or sample["seats"]
+        seats = options.seats or [Seat(**s) for s in sample["seats"]]
         reference_path = options.reference or sample_dir() / "hearing.json"
     else:
         audio = options.audio
-        seats = options.seats or [s.model_dump() for s in config.seats]
+        seats = options.seats or config.seats
         reference_path = options.reference
     reference = load_reference(reference_path) if reference_path else None
     capture = FileCapture(audio, block_ms=config.audio.block_ms, realtime=not options.fast)
@@ -205,22 +209,23 @@ def run_demo(config: Config, options: DemoOptions, *, data_dir: Path | None,
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _record(stack: RecordingStack, capture: FileCapture, seats: list[dict],
+def _record(stack: RecordingStack, capture: FileCapture, seats: list[Seat],
             say: Callable[[str], None], live: dict[str, Recorder]) -> dict:
     """Open, record and close the demo hearing; its summary without scores."""
     writer = stack.writer
-    names = {s["id"]: s["name"] for s in seats}
+    names = {s.id: s.name for s in seats}
     lines: list[dict] = []
     hearing_id = writer.call(lambda s: open_hearing(
         s, stack.config, HearingInfo(case_number=f"({date.today().year})示例民初1号",
                                      title="courtbox 演示庭审", clerk="书记员"),
         actor="demo", sample_rate=capture.sample_rate, seats=seats))
 
-    def on_final(line: dict) -> None:
-        lines.append(line)
-        say(line_text(line, names))
+    class Finals(Quiet):
+        def final(self, hearing_id: str, line: dict) -> None:
+            lines.append(line)
+            say(line_text(line, names))
 
-    recorder = stack.recorder(hearing_id, capture, seats, on_final=on_final)
+    recorder = Recorder(stack, hearing_id, capture, seats, events=Finals())
     live[hearing_id] = recorder
     started = time.monotonic()
     writer.call(lambda s: start_hearing(s, hearing_id, actor="demo"))
@@ -244,7 +249,7 @@ def _record(stack: RecordingStack, capture: FileCapture, seats: list[dict],
         "recognizer": stack.recognizer.metrics().as_dict(),
         "final_lines": [{k: ln[k] for k in ("seat", "t0", "t1", "text")} for ln in lines],
         "cer": None,
-        "seats": [{**s, "lines": sum(1 for ln in lines if ln["seat"] == s["id"])}
+        "seats": [{**s.model_dump(), "lines": sum(1 for ln in lines if ln["seat"] == s.id)}
                   for s in seats],
     }
 

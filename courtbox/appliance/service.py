@@ -36,16 +36,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from courtbox.config import Config
 from courtbox.hardware.systemd import notify, watchdog_interval
+from courtbox.record.identity import Identity
 from courtbox.record.users import has_admin
 from courtbox.room.courtroom import Courtroom
 from courtbox.room.healthwatch import HealthWatch
 from courtbox.room.live import LiveHub
 from courtbox.room.stack import RecordingStack
+from courtbox.sync.server import sync_lag, sync_router
 from courtbox.sync.tls import Certificate, TlsError, api_certificate, box_certificate
 from courtbox.web.app import create_app
+from courtbox.web.health import box_health
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +71,7 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
         if stack.model_problem:
             say(f"{stack.model_problem}: recording without transcription")
         host = config.api.host
-        if not is_loopback(host) and not stack.writer.call(has_admin):
+        if not is_loopback(host) and not await asyncio.to_thread(stack.writer.call, has_admin):
             logger.warning("no admin account yet: listening on 127.0.0.1 only, not %s "
                            "(courtbox user add NAME --role admin)", host)
             say(f"no admin account: listening on 127.0.0.1 only, not {host}; create one "
@@ -76,20 +80,20 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
         hub = LiveHub(asyncio.get_running_loop())
         room = Courtroom(config, stack, hub, audio=audio)
         continued = await asyncio.to_thread(room.continue_interrupted)
-        cert = served_certificate(config, stack, say)
+        cert = await asyncio.to_thread(served_certificate, config, stack, say)
         watch = HealthWatch(config, room)
         if stack.salvaged is None:  # the stack's start-up check just read it whole: "ok"
             watch.database.seed("ok")
-        app = create_app(data_dir, courtroom=room, identity=stack.store.identity,
-                         certificate=cert, watch=watch)
+        app = create_app(data_dir, courtroom=room, watch=watch, sync_lag=sync_lag)
+        mount_sync(app, identity=stack.store.identity, certificate=cert, data_dir=data_dir)
         tls = {"ssl_certfile": str(cert.cert_path), "ssl_keyfile": str(cert.key_path)
                } if cert else {}
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=config.api.port,
                                                log_level="warning", ws="websockets-sansio",
                                                timeout_graceful_shutdown=5, **tls))
         scheme = "https" if cert else "http"
-        stack.writer.call(lambda s: s.audit("agent", "agent.start", None, host=host,
-                                            port=config.api.port))
+        await asyncio.to_thread(stack.writer.call, lambda s: s.audit(
+            "agent", "agent.start", None, host=host, port=config.api.port))
         task = asyncio.create_task(server.serve())
         keeper = asyncio.create_task(housekeeping(config, stack))
         watcher = asyncio.create_task(watch_health(watch, config.health.interval_s))
@@ -115,7 +119,18 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
             if advertiser is not None:
                 await asyncio.to_thread(advertiser.close)
             await asyncio.to_thread(room.shutdown)
-            stack.writer.call(lambda s: s.audit("agent", "agent.stop", None))
+            await asyncio.to_thread(stack.writer.call,
+                                    lambda s: s.audit("agent", "agent.stop", None))
+
+
+def mount_sync(app: FastAPI, *, identity: Identity, certificate: Certificate | None,
+               data_dir: Path) -> None:
+    """The court's pull API (``courtbox.sync.server``) beside the box's own, on the app's
+    read connection and writer, with the box's health report as its heartbeat."""
+    api = app.state.api
+    app.include_router(sync_router(read=api.read, write=api.write, identity=identity,
+                                   certificate=certificate, data_dir=data_dir,
+                                   health=lambda: box_health(api)))
 
 
 def served_certificate(config: Config, stack: RecordingStack,
@@ -171,7 +186,6 @@ async def housekeeping(config: Config, stack: RecordingStack) -> None:
     """Every ``RETENTION_CHECK_S``: release the audio the centre has acknowledged and whose
     retention has passed; alarm when the disk is full and nothing may go."""
     from courtbox.sync.retention import pressure_alarm, release
-    from courtbox.sync.server import sync_lag
 
     data_dir = Path(config.storage.data_dir)
     while True:

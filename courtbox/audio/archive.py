@@ -21,7 +21,6 @@ starts at every gap, so each segment covers one continuous stretch of the timeli
 from __future__ import annotations
 
 import collections
-import hashlib
 import logging
 import os
 import queue
@@ -34,19 +33,11 @@ from pathlib import Path
 import soundfile as sf
 
 from courtbox.audio.types import Block, CaptureEvent, SegmentWritten, log_event
-from courtbox.hardware.disk import bytes_per_hour
+from courtbox.hardware.disk import bytes_per_hour, file_sha256, fsync_dir
 
 logger = logging.getLogger(__name__)
 
 _END = object()
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def defective_name(idx: int) -> str:
@@ -68,14 +59,6 @@ def decodable_frames(path: Path) -> tuple[int, int, int]:
     except (sf.LibsndfileError, RuntimeError):
         return 0, 0, 0
     return frames, rate, channels
-
-
-def segment_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class ArchiveWriter:
@@ -295,7 +278,7 @@ class ArchiveWriter:
 
     def _emit(self, path: Path, frames: int, defective: bool = False) -> None:
         fsync_dir(self.dir)
-        digest = segment_sha256(path)
+        digest = file_sha256(path)
         segment = SegmentWritten(
             id=f"{self.hearing_id}:{self.part}:{self._idx}", hearing_id=self.hearing_id,
             part=self.part, idx=self._idx, path=str(self.rel_dir / path.name),

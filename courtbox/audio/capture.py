@@ -20,36 +20,54 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import soundfile as sf
 
 from courtbox.audio.types import Block, CaptureEvent, log_event
 from courtbox.errors import AudioError
+from courtbox.hardware.devices import ABANDONED_STREAMS
+
+if TYPE_CHECKING:
+    from courtbox.config import Seat
 
 logger = logging.getLogger(__name__)
-
-# Streams whose close hung on a vanished device; PortAudio's own exit handler would hang
-# on them too, so the CLI leaves with os._exit once all its data is safe (agent.cli.main).
-ABANDONED_STREAMS: list[object] = []
 
 Sink = Callable[[Block], None]
 EventSink = Callable[[CaptureEvent], None]
 
 
-def require_channels(source: object, have: int, seats: list[dict]) -> None:
+def require_channels(source: object, have: int, seats: Sequence[Seat]) -> None:
     """Refuse a source with fewer channels than the seat map needs, naming both."""
-    need = max(s["channel"] for s in seats) + 1
+    need = max(s.channel for s in seats) + 1
     if have < need:
         raise AudioError(f"{source} has {have} channel(s); the seats need {need}")
 
 
 class Capture(Protocol):
+    """What the recorder and the session's device watchdog rely on, for every backend."""
+
     sample_rate: int
     channels: int
+    overflows: int  # blocks the device dropped before they were read
+
+    @property
+    def captured_frames(self) -> int:
+        """Frames delivered to the sink so far."""
+        ...
+
+    @property
+    def completed(self) -> bool:
+        """The source ended as it should (a file played out, ``max_frames`` reached),
+        rather than by going away."""
+        ...
+
+    def stalled_for(self) -> float:
+        """Seconds since the source last delivered audio (0 for one that cannot stall)."""
+        ...
 
     def start(self, sink: Sink, on_event: EventSink = log_event) -> None: ...
 
@@ -90,6 +108,8 @@ class FileCapture:
         self.frames = int(info.frames)
         self.block_frames = max(1, self.sample_rate * block_ms // 1000)
         self.realtime = realtime
+        self.overflows = 0  # a file drops nothing
+        self._position = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
@@ -97,6 +117,19 @@ class FileCapture:
     @property
     def duration(self) -> float:
         return self.frames / self.sample_rate
+
+    @property
+    def captured_frames(self) -> int:
+        return self._position
+
+    @property
+    def completed(self) -> bool:
+        """A file ends by being played out (or stopped); it never goes away mid-way."""
+        return True
+
+    def stalled_for(self) -> float:
+        """A file never stalls the way a vanished device does."""
+        return 0.0
 
     def start(self, sink: Sink, on_event: EventSink = log_event) -> None:
         self._thread = threading.Thread(target=self._run, args=(sink,), name="capture-file",
@@ -118,6 +151,7 @@ class FileCapture:
                         break
                     sink(Block(position, self._fit_channels(data)))
                     position += len(data)
+                    self._position = position
         except Exception as e:  # noqa: BLE001 - reported to whoever waits on us
             logger.exception("reading %s failed", self.path)
             self.error = e

@@ -11,6 +11,10 @@ clipped samples of every channel. It raises an ``Alarm``
   always carries its noise floor) for ``dead_after_s`` while other channels carried speech;
   ``dead_mic_cleared`` when it comes back.
 
+Each report also says which channels are dead now (``LevelReport.dead``): the meter is the
+one place that state is kept. A level is ``audio.types.rms_db``, the same definition the seat
+segmenter (``audio.seats``) uses on its 32-ms frames.
+
 Pure and synchronous: no I/O, no clock but the sample count; not thread-safe.
 """
 
@@ -20,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from courtbox.audio.types import Block
+from courtbox.audio.types import Block, rms_db
 
 FULL_SCALE = 32767
 
@@ -50,9 +54,10 @@ class LevelReport:
     peak_db: list[float]
     clipped: list[int]
     alarms: list[Alarm] = field(default_factory=list)
+    dead: list[bool] = field(default_factory=list)  # per channel, after this window's alarms
 
 
-def _db(x: np.ndarray) -> np.ndarray:
+def _peak_db(x: np.ndarray) -> np.ndarray:
     return np.round(20.0 * np.log10(np.maximum(x, 1e-6)), 1)
 
 
@@ -80,8 +85,8 @@ class LevelMeter:
     def _measure(self, window: np.ndarray) -> LevelReport:
         self._position += len(window)
         x = window.astype(np.float64) / 32768.0
-        rms = _db(np.sqrt(np.mean(x * x, axis=0)))
-        peak = _db(np.abs(x).max(axis=0))
+        rms = np.round(rms_db(x), 1)
+        peak = _peak_db(np.abs(x).max(axis=0))
         clipped = np.count_nonzero((window >= FULL_SCALE) | (window <= -FULL_SCALE - 1), axis=0)
         flat = window.max(axis=0) - window.min(axis=0) <= 1
         silent = (rms < self.o.silent_db) | flat
@@ -92,7 +97,7 @@ class LevelMeter:
             alarms += self._dead_mic(c, bool(silent[c]),
                                      bool(speaking[:c].any() or speaking[c + 1:].any()))
         return LevelReport(self._position, rms.tolist(), peak.tolist(),
-                           [int(n) for n in clipped], alarms)
+                           [int(n) for n in clipped], alarms, list(self._dead))
 
     def _clipping(self, c: int, clipped: int) -> list[Alarm]:
         if clipped < self.o.clip_samples:

@@ -21,12 +21,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from courtbox.audio.archive import (
-    decodable_frames,
-    defective_name,
-    fsync_dir,
-    segment_sha256,
-)
+from courtbox.audio.archive import decodable_frames, defective_name
+from courtbox.hardware.disk import file_sha256, fsync_dir
 
 logger = logging.getLogger(__name__)
 
@@ -75,5 +71,5 @@ def find_unrecorded(data_dir: Path, recorded: set[str]) -> list[FoundSegment]:
                 found.append(FoundSegment(
                     hearing_id=hearing_dir.name, part=part, idx=idx, path=rel,
                     frames=frames, sample_rate=rate, channels=channels,
-                    sha256=segment_sha256(path), defective=kind == ".defective.flac"))
+                    sha256=file_sha256(path), defective=kind == ".defective.flac"))
     return found

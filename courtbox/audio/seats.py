@@ -33,9 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
-from courtbox.audio.types import SPEECH_RATE, Block, Utterance
-
-_EPS = 1e-10
+from courtbox.audio.types import SPEECH_RATE, Block, Utterance, power_db, rms_db
 
 
 @dataclass(frozen=True)
@@ -80,11 +78,6 @@ class LiveUtterance:
     silence_ms: int  # trailing non-speech so far
 
 
-def frame_levels_db(frame: np.ndarray) -> np.ndarray:
-    """RMS level in dBFS of each channel of a float32 ``[samples × channels]`` frame."""
-    return 10.0 * np.log10(np.mean(frame.astype(np.float64) ** 2, axis=0) + _EPS)
-
-
 class SeatActivity:
     """Per frame: which channels carry their own seat's speech (not bleed, not noise).
 
@@ -106,7 +99,7 @@ class SeatActivity:
         others (so the soft end of a sentence still counts), without it level alone must
         tell speech from noise."""
         self._recent.append(10.0 ** (levels_db / 10.0))
-        smoothed = 10.0 * np.log10(np.mean(self._recent, axis=0) + _EPS)
+        smoothed = power_db(np.mean(self._recent, axis=0))
         floor = self.floor
         fresh = np.isnan(floor)
         floor[fresh] = np.minimum(smoothed[fresh], self.options.initial_floor_db)
@@ -205,7 +198,9 @@ class UtteranceCutter:
         rest_start = self._start + cut * self.o.frame_samples
         out = self._emit(cut, keep_going=True)
         self._frames, self._levels, self._start = rest_frames, rest_levels, rest_start
-        self._speech = len(rest_frames)
+        # The rest goes on with speech already long enough to be an utterance: however
+        # short it is when the speaker stops, it is kept (a word is never lost at a cut).
+        self._speech = max(len(rest_frames), self.o.frames(self.o.min_speech_ms))
         self._first, self._last = 0, len(rest_frames) - 1
         self._silence = 0
         return out
@@ -248,8 +243,6 @@ class Segmenter:
                            if sample_rate != SPEECH_RATE else None)
         self._pending = np.zeros((0, len(seats)), dtype=np.float32)
         self._position = start  # 16 kHz timeline sample of _pending[0]
-        self.levels_db = np.full(len(seats), -100.0)
-        self.peak = np.zeros(len(seats))
 
     @property
     def position(self) -> int:
@@ -283,9 +276,7 @@ class Segmenter:
         whole = len(pending) // n * n
         for offset in range(0, whole, n):
             frame = pending[offset:offset + n]
-            levels = frame_levels_db(frame)
-            self.levels_db = levels
-            self.peak = np.abs(frame).max(axis=0)
+            levels = rms_db(frame)
             speech = self.speech_gate(frame) if self.speech_gate is not None else None
             active = self.activity.update(levels, speech)
             for i, cutter in enumerate(self.cutters):

@@ -2,6 +2,7 @@
 
 Positions are sample indices on the hearing's timeline at the capture rate (``Block``) or at
 the 16 kHz speech rate (``Utterance``); seconds are ``index / rate`` on the same timeline.
+Levels are dBFS (``rms_db``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,18 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 SPEECH_RATE = 16000
+_EPS = 1e-10  # the mean square of silence: its level is -100 dBFS, never -inf
+
+
+def power_db(mean_square: np.ndarray) -> np.ndarray:
+    """Level in dBFS of a mean square (full scale 1.0)."""
+    return 10.0 * np.log10(mean_square + _EPS)
+
+
+def rms_db(frame: np.ndarray) -> np.ndarray:
+    """RMS level in dBFS of each channel of a ``[samples × channels]`` frame (full scale
+    1.0): the one definition of a level, for the meters and the seat segmenter alike."""
+    return power_db(np.mean(frame.astype(np.float64) ** 2, axis=0))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,11 @@ from courtbox.errors import AudioError
 
 logger = logging.getLogger(__name__)
 
+# Streams whose close hung on a vanished device (``audio.capture`` appends them); PortAudio
+# cannot be re-initialised while one is stuck, and its own exit handler would hang on them
+# too, so the CLI leaves with os._exit once all its data is safe (``cli.main``).
+ABANDONED_STREAMS: list[object] = []
+
 
 @dataclass(frozen=True)
 class InputDevice:
@@ -35,8 +40,6 @@ def rescan() -> bool:
     while a stream is stuck in a vanished device's driver: re-initialising PortAudio would
     wait for that stream forever; the device is then reopened as PortAudio last saw it."""
     import sounddevice as sd
-
-    from courtbox.audio.capture import ABANDONED_STREAMS
 
     if ABANDONED_STREAMS:
         logger.warning("not rescanning audio devices: %d stream(s) stuck in the driver",

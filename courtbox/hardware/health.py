@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,11 @@ class Thresholds:
     memory_available_min_pct: float
     archive_lag_max_s: float
     transcription_lag_max_s: float
+
+    @classmethod
+    def of(cls, section: object) -> Thresholds:
+        """The thresholds named in ``section`` (the config's ``[health]``), by field name."""
+        return cls(**{f.name: getattr(section, f.name) for f in fields(cls)})
 
 
 def temperature_c(root: Path = THERMAL) -> float | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -72,7 +73,6 @@ def load_record(store: Store, hearing_id: str) -> HearingRecord:
     hearing = store.hearing(hearing_id)
     if hearing is None:
         raise ExportError(f"no hearing {hearing_id}")
-    hearing = {**hearing, **{k: json.loads(hearing[k]) for k in ("panel", "parties", "terms")}}
     seats = store.seats(hearing_id)
     names = {s["seat_id"]: s["name"] for s in seats}
     record = HearingRecord(hearing=hearing, seats=seats)
@@ -151,9 +151,20 @@ def integrity_rows(record: HearingRecord) -> list[tuple[str, str]]:
     return rows
 
 
+def line_text(t0: float, name: str, text: str) -> str:
+    """``[hh:mm:ss] 审判长：text``: a line as the 笔录, the console and a TXT file show it."""
+    return f"[{hms(t0)}] {name}：{text}"
+
+
+def srt(cues: Iterable[tuple[float, float, str, str]]) -> str:
+    """SubRip of ``(t0, t1, name, text)`` cues."""
+    return "\n".join(f"{n}\n{clock(t0, ',')} --> {clock(t1, ',')}\n{name}：{text}\n"
+                     for n, (t0, t1, name, text) in enumerate(cues, start=1))
+
+
 def body(record: HearingRecord) -> list[tuple[float, str]]:
     """(time, text) of every line and event, in timeline order."""
-    items = [(ln.t0, f"[{hms(ln.t0)}] {ln.name}：{ln.text}") for ln in record.lines]
+    items = [(ln.t0, line_text(ln.t0, ln.name, ln.text)) for ln in record.lines]
     items += [(e.t, f"[{hms(e.t)}] —— {e.text} ——") for e in record.events]
     return sorted(items, key=lambda x: x[0])
 
@@ -167,9 +178,7 @@ def to_txt(record: HearingRecord) -> str:
 
 
 def to_srt(record: HearingRecord) -> str:
-    cues = [f"{n}\n{clock(ln.t0, ',')} --> {clock(ln.t1, ',')}\n{ln.name}：{ln.text}\n"
-            for n, ln in enumerate(record.lines, start=1)]
-    return "\n".join(cues)
+    return srt((ln.t0, ln.t1, ln.name, ln.text) for ln in record.lines)
 
 
 def to_vtt(record: HearingRecord) -> str:

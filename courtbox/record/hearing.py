@@ -12,14 +12,18 @@ hearing must be recordable even when the time server is unreachable.
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from courtbox.config import Config
+from courtbox.config import Config, Seat
 from courtbox.errors import HearingError
 from courtbox.hardware.clock import clock_synchronized
-from courtbox.record.store import Store, utc_now
+from courtbox.record.chain import utc_now
+
+if TYPE_CHECKING:
+    from courtbox.record.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +45,16 @@ class HearingInfo:
 
 
 def open_hearing(store: Store, config: Config, info: HearingInfo, *, actor: str,
-                 sample_rate: int, seats: list[dict] | None = None) -> str:
-    seats = seats if seats is not None else [s.model_dump() for s in config.seats]
-    channels = max(s["channel"] for s in seats) + 1
+                 sample_rate: int, seats: Sequence[Seat] | None = None) -> str:
+    """A new hearing with ``seats`` (default: the config's), in the state ``open``."""
+    seats = config.seats if seats is None else seats
+    channels = max(s.channel for s in seats) + 1
     hearing_id = store.create_hearing(
         case_number=info.case_number, case_type=info.case_type, title=info.title,
         court=config.court.court, room=config.court.room, panel=info.panel,
         parties=info.parties, clerk=info.clerk, terms=info.terms, sample_rate=sample_rate,
         channels=channels,
-        seats=seats)
+        seats=[s.model_dump() for s in seats])  # the store's seat rows
     store.audit(actor, "hearing.open", hearing_id, case_number=info.case_number)
     return hearing_id
 
@@ -59,8 +64,7 @@ def hearing_hotwords(hearing: dict) -> tuple[str, ...]:
     the parties and the case's terms (names a general model has never heard)."""
     words = [hearing["case_number"], hearing.get("clerk") or ""]
     for key in ("panel", "parties", "terms"):
-        value = hearing.get(key) or "[]"
-        words += json.loads(value) if isinstance(value, str) else value
+        words += hearing.get(key) or []
     return tuple(dict.fromkeys(w.strip() for w in words if w and w.strip()))
 
 

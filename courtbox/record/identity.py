@@ -3,29 +3,30 @@ permissions in ``<data_dir>/identity/``.
 
 Every outbox entry's sha256 (which, through ``prev_sha256``, covers everything of its
 hearing before it: the chain head at that entry) is signed when the entry is written; the
-centre verifies the signature with the public key it pinned at enrolment. The algorithm
-sits behind ``Signer`` and ``verify`` so that a court can swap Ed25519 for SM2 with SM3
-(GB/T 32918) by adding one class; entries carry the algorithm's name with the signature.
+centre verifies the signature with the public key it pinned at enrolment (the rules:
+``courtbox.record.chain``). The algorithm sits behind ``Signer`` and
+``chain.signature_valid`` so that a court can swap Ed25519 for SM2 with SM3 (GB/T 32918)
+by adding one class; entries carry the algorithm's name with the signature.
+
+The store does not know this module: it is handed the identity as its signer
+(``open_store``).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from courtbox.errors import CourtboxError
+from courtbox.record.chain import fingerprint
+from courtbox.record.store import DB_NAME, Store
 
 IDENTITY_DIR = "identity"
 KEY_FILE = "box.key"
@@ -56,22 +57,6 @@ class Ed25519Signer:
 
     def sign(self, data: bytes) -> bytes:
         return self._key.sign(data)
-
-
-def verify(algorithm: str, public_key: bytes, data: bytes, signature: bytes) -> bool:
-    if algorithm != "ed25519":
-        return False
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, data)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
-def fingerprint(public_key: bytes) -> str:
-    """As OpenSSH writes one: ``SHA256:`` and the unpadded base64 of the key's sha256."""
-    digest = hashlib.sha256(public_key).digest()
-    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
 
 def b64(data: bytes) -> str:
@@ -134,3 +119,10 @@ def load_identity(data_dir: Path | str, *, create: bool = True) -> Identity:
     if not isinstance(key, Ed25519PrivateKey):
         raise IdentityError(f"{key_path}: not an Ed25519 key")
     return Identity(box_id, Ed25519Signer(key))
+
+
+def open_store(data_dir: Path | str, **kwargs: Any) -> Store:
+    """The box's database in ``data_dir``, every outbox entry written through it signed by
+    the box's identity (created there on first use)."""
+    kwargs.setdefault("signer", load_identity(data_dir))
+    return Store(Path(data_dir) / DB_NAME, **kwargs)

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from courtbox.audio.archive import fsync_dir
-from courtbox.record.store import DB_NAME, Store, search_tokens
+from courtbox.hardware.disk import fsync_dir
+from courtbox.record.identity import open_store
+from courtbox.record.schema import search_tokens
+from courtbox.record.store import DB_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ def salvage(data_dir: Path, problem: str) -> Salvage:
     result = Salvage(str(damaged.relative_to(data_dir)), problem)
     logger.error("database %s is damaged (%s); moved to %s and salvaging what reads",
                  path, problem, damaged)
-    fresh = Store.in_dir(data_dir)
+    fresh = open_store(data_dir)
     try:
         _copy_rows(fresh.db.conn, damaged, result)
         fresh.audit("recovery", "database.salvaged", None, damaged=result.damaged,

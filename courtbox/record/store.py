@@ -3,12 +3,11 @@ and the outbox the court's centre pulls from.
 
 Durability first: WAL, ``synchronous=FULL`` and a ``busy_timeout``; each record is written in
 one short transaction together with its outbox entry, so the outbox ``seq`` (an AUTOINCREMENT
-key, never reused) orders every durable record exactly as it was committed. Each outbox entry
-carries the sha256 of the record's canonical JSON and the hash of the previous entry of the
-same hearing: a chain that ``courtbox verify`` and the centre recompute.
-
-Schema changes are numbered migrations applied at open; an existing database is copied to
-``<name>.bak-v<N>`` (SQLite's online backup) before it is migrated.
+key, never reused) orders every durable record exactly as it was committed. Each entry is
+chained to the previous one of its hearing and signed by the signer the store is handed (the
+box's identity: ``courtbox.record.identity.open_store``); the rules are
+``courtbox.record.chain``, which ``courtbox verify`` and the centre recompute. The schema is
+``courtbox.record.schema``. JSON columns are decoded here, once: readers get lists and dicts.
 
 One ``Store`` object holds one connection. The agent writes through one writer thread
 (``courtbox.record.writer``); readers (the API) open their own ``Store``.
@@ -16,13 +15,11 @@ One ``Store`` object holds one connection. The agent writes through one writer t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,15 +29,15 @@ from typing import Any
 import sqlite_utils
 
 from courtbox.errors import StoreError
-from courtbox.record.identity import Identity, load_identity
+from courtbox.record.chain import EntrySigner, canonical_json, entry_body, entry_statement
+from courtbox.record.chain import sha256_text as sha256_text
+from courtbox.record.chain import utc_now as utc_now
+from courtbox.record.schema import MIGRATIONS, Migration, search_tokens
+from courtbox.record.schema import migrate as apply_migrations
 
 logger = logging.getLogger(__name__)
 
 DB_NAME = "courtbox.db"
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_utc(stamp: str) -> datetime:
@@ -52,196 +49,16 @@ def elapsed_since(stamp: str) -> float:
     return (datetime.now(UTC) - parse_utc(stamp)).total_seconds()
 
 
-def canonical_json(obj: Any) -> str:
-    """The one serialisation that is hashed: sorted keys, no spaces, UTF-8 as is."""
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
 SQLITE_MAX = 2**63 - 1  # SQLite's largest integer: the bound of every id an API accepts
 
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _m1_initial(db: sqlite_utils.Database) -> None:
-    db.execute("""
-        CREATE TABLE hearings (
-            id TEXT PRIMARY KEY,
-            case_number TEXT NOT NULL,
-            case_type TEXT NOT NULL DEFAULT '',
-            title TEXT NOT NULL DEFAULT '',
-            court TEXT NOT NULL,
-            room TEXT NOT NULL,
-            panel TEXT NOT NULL DEFAULT '[]',
-            parties TEXT NOT NULL DEFAULT '[]',
-            clerk TEXT NOT NULL DEFAULT '',
-            state TEXT NOT NULL CHECK (state IN ('open','recording','paused','closed')),
-            sample_rate INTEGER NOT NULL,
-            channels INTEGER NOT NULL,
-            wall_start TEXT,
-            clock_synced INTEGER,
-            created_at TEXT NOT NULL,
-            closed_at TEXT
-        )""")
-    db.execute("""
-        CREATE TABLE seats (
-            hearing_id TEXT NOT NULL REFERENCES hearings(id),
-            seat_id TEXT NOT NULL,
-            channel INTEGER NOT NULL,
-            role TEXT NOT NULL,
-            name TEXT NOT NULL,
-            PRIMARY KEY (hearing_id, seat_id),
-            UNIQUE (hearing_id, channel)
-        )""")
-    db.execute("""
-        CREATE TABLE audio_segments (
-            id TEXT PRIMARY KEY,
-            hearing_id TEXT NOT NULL REFERENCES hearings(id),
-            part INTEGER NOT NULL,
-            idx INTEGER NOT NULL,
-            path TEXT NOT NULL,
-            start_sample INTEGER NOT NULL,
-            frames INTEGER NOT NULL,
-            sample_rate INTEGER NOT NULL,
-            channels INTEGER NOT NULL,
-            sha256 TEXT NOT NULL,
-            prev_sha256 TEXT,
-            defective INTEGER NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL,
-            UNIQUE (hearing_id, part, idx)
-        )""")
-    db.execute("""
-        CREATE TABLE transcript (
-            id INTEGER PRIMARY KEY,
-            hearing_id TEXT NOT NULL REFERENCES hearings(id),
-            utterance_id TEXT NOT NULL,
-            seat TEXT NOT NULL,
-            t0 REAL NOT NULL,
-            t1 REAL NOT NULL,
-            text TEXT NOT NULL,
-            kind TEXT NOT NULL CHECK (kind IN ('partial','final')),
-            revision INTEGER NOT NULL DEFAULT 0,
-            words TEXT NOT NULL DEFAULT '[]',
-            avg_logprob REAL,
-            author TEXT NOT NULL DEFAULT 'asr',
-            created_at TEXT NOT NULL,
-            UNIQUE (hearing_id, utterance_id, kind, revision)
-        )""")
-    db.execute("CREATE INDEX transcript_hearing_t0 ON transcript (hearing_id, kind, t0)")
-    db.execute("""
-        CREATE TABLE annotations (
-            id TEXT PRIMARY KEY,
-            hearing_id TEXT NOT NULL REFERENCES hearings(id),
-            t REAL NOT NULL,
-            label TEXT NOT NULL,
-            text TEXT NOT NULL DEFAULT '',
-            author TEXT NOT NULL,
-            created_at TEXT NOT NULL
-        )""")
-    db.execute("""
-        CREATE TABLE audit_log (
-            id INTEGER PRIMARY KEY,
-            at TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            action TEXT NOT NULL,
-            hearing_id TEXT,
-            detail TEXT NOT NULL DEFAULT '{}'
-        )""")
-    db.execute("""
-        CREATE TABLE outbox (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            hearing_id TEXT,
-            kind TEXT NOT NULL,
-            record_id TEXT NOT NULL,
-            body TEXT NOT NULL,
-            sha256 TEXT NOT NULL,
-            prev_sha256 TEXT,
-            created_at TEXT NOT NULL
-        )""")
-    db.execute("CREATE INDEX outbox_hearing ON outbox (hearing_id, seq)")
+# Columns that hold JSON, decoded when a row is read.
+JSON_COLUMNS = {"hearings": ("panel", "parties", "terms"), "transcript": ("words",),
+                "audit_log": ("detail",)}
 
 
-_CJK = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
-
-
-def search_tokens(text: str) -> str:
-    """Text as the full-text index holds it: every Chinese character a word of its own
-    (FTS5's unicode61 tokenizer would take a whole run of them as one word), so that a
-    search for any run of characters is a phrase query."""
-    text = "".join(c if c.isprintable() else " " for c in text)  # no NUL into MATCH
-    return " ".join(_CJK.sub(r" \1 ", text).split())
-
-
-def _m2_service(db: sqlite_utils.Database) -> None:
-    """Users and their sessions (box-local: never in the outbox), sign-offs, a frozen mark
-    and the hearing's own vocabulary on hearings, and full-text search over finals."""
-    db.execute("""
-        CREATE TABLE users (
-            name TEXT PRIMARY KEY,
-            role TEXT NOT NULL CHECK (role IN ('clerk','judge','technician','admin')),
-            password_hash TEXT NOT NULL,
-            disabled INTEGER NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL
-        )""")
-    db.execute("""
-        CREATE TABLE sessions (
-            token_sha256 TEXT PRIMARY KEY,
-            user TEXT NOT NULL REFERENCES users(name),
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL
-        )""")
-    db.execute("""
-        CREATE TABLE signoffs (
-            id TEXT PRIMARY KEY,
-            hearing_id TEXT NOT NULL REFERENCES hearings(id),
-            user TEXT NOT NULL,
-            role TEXT NOT NULL,
-            transcript_sha256 TEXT NOT NULL,
-            audio_sha256 TEXT,
-            created_at TEXT NOT NULL,
-            UNIQUE (hearing_id, user)
-        )""")
-    db.execute("ALTER TABLE hearings ADD COLUMN terms TEXT NOT NULL DEFAULT '[]'")
-    db.execute("ALTER TABLE hearings ADD COLUMN frozen_at TEXT")
-    db.execute("CREATE VIRTUAL TABLE transcript_fts USING fts5(text, content='')")
-    for row_id, text in db.execute("SELECT id, text FROM transcript WHERE kind = 'final'"
-                                   ).fetchall():
-        db.execute("INSERT INTO transcript_fts (rowid, text) VALUES (?, ?)",
-                   [row_id, search_tokens(text)])
-
-
-def _m3_sync(db: sqlite_utils.Database) -> None:
-    """Signed outbox entries, the collectors enrolled to pull them and what they have
-    acknowledged, and the audio segments released from the box after that."""
-    db.execute("ALTER TABLE outbox ADD COLUMN signature TEXT")
-    db.execute("""
-        CREATE TABLE collectors (
-            name TEXT PRIMARY KEY,
-            token_sha256 TEXT NOT NULL UNIQUE,
-            acked_seq INTEGER NOT NULL DEFAULT 0,
-            last_seen TEXT,
-            disabled INTEGER NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL
-        )""")
-    db.execute("""
-        CREATE TABLE blob_acks (
-            sha256 TEXT NOT NULL,
-            collector TEXT NOT NULL REFERENCES collectors(name),
-            acked_at TEXT NOT NULL,
-            PRIMARY KEY (sha256, collector)
-        )""")
-    db.execute("""
-        CREATE TABLE released_segments (
-            segment_id TEXT PRIMARY KEY REFERENCES audio_segments(id),
-            sha256 TEXT NOT NULL,
-            released_at TEXT NOT NULL
-        )""")
-
-
-# Append only: a released migration is never edited, a new one is added after it.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_service,
-                                                             _m3_sync]
+def decoded(table: str, row: dict) -> dict:
+    """A row of ``table`` with its JSON columns decoded."""
+    return {**row, **{k: json.loads(row[k]) for k in JSON_COLUMNS[table] if k in row}}
 
 
 @dataclass(frozen=True)
@@ -263,37 +80,63 @@ class Store:
     """One connection to the box's database, migrated to the current schema on open."""
 
     def __init__(self, path: Path | str, *, migrate: bool = True,
-                 identity: Identity | None = None) -> None:
-        """``identity``: the box's, whose key signs every outbox entry written here."""
+                 signer: EntrySigner | None = None, read_only: bool = False) -> None:
+        """``signer``: signs every outbox entry written here (the box's identity);
+        ``read_only``: open without writing a byte (no migration, no journal mode)."""
         self.path = Path(path)
-        self.identity = identity
+        self.signer = signer
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                                   timeout=10.0)
-            conn.execute("PRAGMA busy_timeout = 10000")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                conn.close()
-                raise StoreError(f"{self.path}: schema version {version} is newer than this "
-                                 f"courtbox ({len(MIGRATIONS)}); refusing to touch it")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
+            conn = self._open_read_only() if read_only else self._open()
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open database {self.path}: {e}") from e
+        self.db = sqlite_utils.Database(conn)
+        if migrate and not read_only:
+            self.migrate()
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                               timeout=10.0)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        self._check_version(conn)
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
         if mode.lower() != "wal":
             conn.close()
             raise StoreError(f"{self.path}: WAL journal mode refused (got {mode})")
-        self.db = sqlite_utils.Database(conn)
-        if migrate:
-            self.migrate()
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Read-only mode still creates ``-wal`` and ``-shm`` beside a WAL database, so one
+        no process has open (neither exists) is opened immutable, which creates nothing;
+        one with them (a running box) is read through them, its data never written."""
+        if not self.path.is_file():
+            raise StoreError(f"no database {self.path}")
+        live = any(self.path.with_name(self.path.name + s).exists() for s in ("-wal", "-shm"))
+        uri = f"{self.path.resolve().as_uri()}?mode=ro" + ("" if live else "&immutable=1")
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False,
+                               isolation_level=None, timeout=10.0)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        self._check_version(conn)
+        return conn
+
+    def _check_version(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            conn.close()
+            raise StoreError(f"{self.path}: schema version {version} is newer than this "
+                             f"courtbox ({len(MIGRATIONS)}); refusing to touch it")
+
+    @property
+    def identity(self) -> Any:
+        """The signer, when it is the box's identity (``box_id``, ``fingerprint``)."""
+        return self.signer
 
     @classmethod
     def in_dir(cls, data_dir: Path | str, **kwargs: Any) -> Store:
-        """The box's database in ``data_dir``, signing with the box's identity (created
-        there on first use)."""
-        kwargs.setdefault("identity", load_identity(data_dir))
+        """The database in ``data_dir``, signing with ``signer`` if given: the box's own
+        store, signed with its identity, is ``courtbox.record.identity.open_store``."""
         return cls(Path(data_dir) / DB_NAME, **kwargs)
 
     def close(self) -> None:
@@ -305,30 +148,10 @@ class Store:
     def schema_version(self) -> int:
         return self.db.conn.execute("PRAGMA user_version").fetchone()[0]
 
-    def migrate(self, migrations: list[Callable[[sqlite_utils.Database], None]] | None = None
-                ) -> int:
+    def migrate(self, migrations: list[Migration] | None = None) -> int:
         """Apply pending migrations, each in its own transaction; returns the new version."""
-        migrations = MIGRATIONS if migrations is None else migrations
-        current = self.schema_version
-        if current > len(migrations):
-            raise StoreError(f"{self.path}: schema version {current} is newer than this "
-                             f"courtbox ({len(migrations)}); refusing to touch it")
-        if current == len(migrations):
-            return current
-        if current > 0:
-            backup = self.path.with_name(f"{self.path.name}.bak-v{current}")
-            dest = sqlite3.connect(backup)
-            try:
-                self.db.conn.backup(dest)
-            finally:
-                dest.close()
-            logger.info("backed up %s to %s before migrating", self.path, backup)
-        for version, step in enumerate(migrations[current:], start=current + 1):
-            with self.transaction():
-                step(self.db)
-                self.db.execute(f"PRAGMA user_version = {version}")
-            logger.info("migrated %s to schema version %d", self.path, version)
-        return len(migrations)
+        return apply_migrations(self.db, self.path,
+                                MIGRATIONS if migrations is None else migrations)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -350,10 +173,9 @@ class Store:
             "SELECT sha256 FROM outbox WHERE hearing_id IS ? ORDER BY seq DESC LIMIT 1",
             [hearing_id]).fetchone()
         prev = row[0] if row else None
-        body = canonical_json({"kind": kind, "id": record_id, "prev_sha256": prev,
-                               "record": record})
+        body = entry_body(kind, record_id, prev, record)
         digest = sha256_text(body)
-        signature = self.identity.sign_text(digest) if self.identity else None
+        signature = self.signer.sign_text(entry_statement(digest)) if self.signer else None
         cur = self.db.execute(
             "INSERT INTO outbox (hearing_id, kind, record_id, body, sha256, prev_sha256,"
             " created_at, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -424,10 +246,11 @@ class Store:
 
     def hearing(self, hearing_id: str) -> dict | None:
         rows = list(self.db["hearings"].rows_where("id = ?", [hearing_id]))
-        return rows[0] if rows else None
+        return decoded("hearings", rows[0]) if rows else None
 
     def hearings(self) -> list[dict]:
-        return list(self.db["hearings"].rows_where(order_by="created_at DESC"))
+        return [decoded("hearings", r)
+                for r in self.db["hearings"].rows_where(order_by="created_at DESC")]
 
     def seats(self, hearing_id: str) -> list[dict]:
         return list(self.db["seats"].rows_where("hearing_id = ?", [hearing_id],
@@ -489,7 +312,7 @@ class Store:
             where += (" AND t.id IN (SELECT rowid FROM transcript_fts"
                       " WHERE transcript_fts MATCH :q)")
             params["q"] = f'"{phrase}"'
-        return [dict(r) for r in self.db.query(
+        return [decoded("transcript", r) for r in self.db.query(
             f"SELECT t.* FROM transcript t WHERE {where} ORDER BY t.t0, t.id"
             " LIMIT :limit OFFSET :offset", {**params, "limit": limit, "offset": offset})]
 
@@ -499,9 +322,9 @@ class Store:
 
     def revisions(self, hearing_id: str, utterance_id: str) -> list[dict]:
         """Every revision of one final line, the machine's first."""
-        return list(self.db["transcript"].rows_where(
+        return [decoded("transcript", r) for r in self.db["transcript"].rows_where(
             "hearing_id = ? AND utterance_id = ? AND kind = 'final'",
-            [hearing_id, utterance_id], order_by="revision"))
+            [hearing_id, utterance_id], order_by="revision")]
 
     def add_annotation(self, *, hearing_id: str, t: float, label: str, text: str,
                        author: str) -> str:
@@ -516,8 +339,7 @@ class Store:
                                                       order_by="t, created_at"))
 
     def audit_entries(self, hearing_id: str, prefix: str = "") -> list[dict]:
-        return [{**r, "detail": json.loads(r["detail"])}
-                for r in self.db["audit_log"].rows_where(
+        return [decoded("audit_log", r) for r in self.db["audit_log"].rows_where(
                     "hearing_id = ? AND action LIKE ?", [hearing_id, prefix + "%"],
                     order_by="id")]
 

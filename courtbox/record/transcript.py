@@ -14,8 +14,13 @@ is itself in the audit log.
 
 from __future__ import annotations
 
-from courtbox.errors import TranscriptError
-from courtbox.record.store import Store, canonical_json, sha256_text, utc_now
+from typing import TYPE_CHECKING
+
+from courtbox.errors import EmptyLine, NoSuchLine, NotASigner, TranscriptError
+from courtbox.record.chain import canonical_json, sha256_text, utc_now
+
+if TYPE_CHECKING:
+    from courtbox.record.store import Store
 
 SIGNING_ROLES = ("judge", "clerk")
 
@@ -47,19 +52,19 @@ def correct_line(store: Store, hearing_id: str, utterance_id: str, *, text: str,
     """Write ``text`` as the next revision of a final line; returns the new row."""
     text = text.strip()
 
-    def refuse(message: str, status: int = 409):
+    def refuse(message: str, kind: type[TranscriptError] = TranscriptError):
         store.audit(user, "transcript.correction_refused", hearing_id,
                     utterance=utterance_id, reason=message)
-        raise TranscriptError(message, status)
+        raise kind(message)
 
     hearing = store.hearing(hearing_id)
     revisions = store.revisions(hearing_id, utterance_id)
     if not revisions:
-        raise TranscriptError(f"no line {utterance_id} in hearing {hearing_id}", 404)
+        raise NoSuchLine(f"no line {utterance_id} in hearing {hearing_id}")
     if hearing["frozen_at"]:
         refuse(f"the transcript was signed off at {hearing['frozen_at']} and is frozen")
     if not text:
-        refuse("a corrected line cannot be empty", 422)
+        refuse("a corrected line cannot be empty", EmptyLine)
     latest = revisions[-1]
     if base_revision != latest["revision"]:
         refuse(f"line {utterance_id} was revised meanwhile (now revision "
@@ -82,7 +87,7 @@ def sign_off(store: Store, hearing_id: str, *, user: str, role: str) -> dict:
         raise TranscriptError(f"hearing {hearing['case_number']} is {hearing['state']}: "
                               "close it before signing off")
     if role not in SIGNING_ROLES:
-        raise TranscriptError(f"a {role} does not sign transcripts off", 403)
+        raise NotASigner(f"a {role} does not sign transcripts off")
     signoffs = store.signoffs(hearing_id)
     if any(s["user"] == user for s in signoffs):
         raise TranscriptError(f"{user} has already signed hearing {hearing['case_number']}")

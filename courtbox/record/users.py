@@ -21,11 +21,15 @@ import secrets
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from courtbox.errors import AuthError
-from courtbox.record.store import Store, sha256_text
+from courtbox.record.chain import sha256_text
+
+if TYPE_CHECKING:
+    from courtbox.record.store import Store
 
 ROLES = ("clerk", "judge", "technician", "admin")
 NAME_PATTERN = r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,32}$"

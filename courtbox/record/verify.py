@@ -11,18 +11,21 @@ For each hearing, in order:
    the record its outbox entry carries (for the hearing itself: the creation record with
    every later ``hearing_update`` applied), and no row may exist without an entry.
 
-The first broken link of a hearing is reported with what it is and where; nothing is
-repaired, nothing is written.
+Every outbox entry's Ed25519 signature is checked against the box's public key (read from
+its identity; nothing is created), and SQLite's own ``integrity_check`` runs first. The
+first broken link of a hearing is reported with what it is and where; nothing is repaired,
+nothing is written: the database is opened read-only (``Store(read_only=True)``).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from courtbox.audio.archive import segment_sha256
-from courtbox.record.store import Store, sha256_text
+from courtbox.errors import StoreError
+from courtbox.record.chain import ChainBroken, check_entry, file_sha256, linked
+from courtbox.record.identity import load_identity
+from courtbox.record.store import DB_NAME, Store
 
 # outbox kind -> (table, function giving the outbox record_id of a row)
 _TABLES = {
@@ -77,7 +80,7 @@ def _check_audio(store: Store, data_dir: Path, report: HearingReport) -> None:
     for seg in store.segments(report.hearing_id):
         where = f"audio segment part {seg['part']} #{seg['idx']} ({seg['path']})"
         path = data_dir / seg["path"]
-        if seg["prev_sha256"] != prev:
+        if not linked(seg["prev_sha256"], prev):
             raise Broken(f"{where}: prev_sha256 does not link to the segment before it")
         if seg["id"] in released and released[seg["id"]] == seg["sha256"]:
             # Released after the centre acknowledged it: the centre holds the file.
@@ -87,29 +90,39 @@ def _check_audio(store: Store, data_dir: Path, report: HearingReport) -> None:
             continue
         if not path.is_file():
             raise Broken(f"{where}: file is missing")
-        if segment_sha256(path) != seg["sha256"]:
+        if file_sha256(path) != seg["sha256"]:
             raise Broken(f"{where}: file content does not match its sha256 (altered)")
         prev = seg["sha256"]
         report.segments += 1
     report.audio_head = prev
 
 
-def _check_records(store: Store, report: HearingReport) -> None:
-    hid = report.hearing_id
+@dataclass(frozen=True)
+class BoxKey:
+    algorithm: str
+    public_key: bytes
+
+
+def _chained(store: Store, key: BoxKey, report: HearingReport
+             ) -> tuple[dict | None, dict[tuple[str, str], dict]]:
+    """Walk the hearing's outbox chain, checking every entry and its signature; returns
+    the hearing as its history records it and every other record by (table, record id)."""
     prev = None
     expected: dict[tuple[str, str], dict] = {}
     hearing_record: dict | None = None
-    for seq, kind, record_id, body, digest, prev_sha in store.db.execute(
-            "SELECT seq, kind, record_id, body, sha256, prev_sha256 FROM outbox"
-            " WHERE hearing_id = ? ORDER BY seq", [hid]):
-        where = f"outbox seq {seq} ({kind} {record_id})"
-        if sha256_text(body) != digest:
-            raise Broken(f"{where}: body does not match its sha256 (altered)")
-        if prev_sha != prev:
+    cur = store.db.execute(
+        "SELECT seq, kind, record_id, body, sha256, prev_sha256, signature FROM outbox"
+        " WHERE hearing_id = ? ORDER BY seq", [report.hearing_id])
+    names = [d[0] for d in cur.description]
+    for entry in (dict(zip(names, row, strict=True)) for row in cur):
+        kind, record_id = entry["kind"], entry["record_id"]
+        where = f"outbox seq {entry['seq']} ({kind} {record_id})"
+        try:
+            doc = check_entry(entry, algorithm=key.algorithm, public_key=key.public_key)
+        except ChainBroken as e:
+            raise Broken(f"{where}: {e}") from e
+        if not linked(entry["prev_sha256"], prev):
             raise Broken(f"{where}: prev_sha256 does not link to seq before it")
-        doc = json.loads(body)
-        if doc.get("prev_sha256") != prev_sha or doc.get("kind") != kind:
-            raise Broken(f"{where}: body disagrees with its entry")
         if kind == "hearing":
             hearing_record = {**_HEARING_DEFAULTS, **doc["record"]}
         elif kind == "hearing_update":
@@ -118,24 +131,29 @@ def _check_records(store: Store, report: HearingReport) -> None:
             hearing_record.update(doc["record"])
         elif kind in _TABLES:
             expected[(_TABLES[kind][0], record_id)] = doc["record"]
-        prev = digest
+        prev = entry["sha256"]
         report.records += 1
     report.record_head = prev
+    return hearing_record, expected
 
-    row = store.hearing(hid)
+
+def _check_records(store: Store, key: BoxKey, report: HearingReport) -> None:
+    hid = report.hearing_id
+    hearing_record, expected = _chained(store, key, report)
+    row = next(iter(store.db["hearings"].rows_where("id = ?", [hid])), None)  # as stored
     if hearing_record != row:
         raise Broken(f"hearing row {hid} differs from its recorded history (altered)")
     seen: set[tuple[str, str]] = set()
     for table, record_id_of in {t: f for t, f in _TABLES.values()}.items():
         for r in store.db[table].rows_where("hearing_id = ?", [hid]):
-            key = (table, record_id_of(r))
-            seen.add(key)
-            if key not in expected:
-                raise Broken(f"{table} row {key[1]} has no outbox record (inserted behind "
+            key_ = (table, record_id_of(r))
+            seen.add(key_)
+            if key_ not in expected:
+                raise Broken(f"{table} row {key_[1]} has no outbox record (inserted behind "
                              f"the chain)")
-            stored = expected[key]
+            stored = expected[key_]
             if {k: r.get(k) for k in stored} != stored or set(r) - set(stored) - {"id"}:
-                raise Broken(f"{table} row {key[1]} differs from its chained record "
+                raise Broken(f"{table} row {key_[1]} differs from its chained record "
                              f"(altered)")
     if missing := sorted(set(expected) - seen):
         table, record_id = missing[0]
@@ -143,8 +161,15 @@ def _check_records(store: Store, report: HearingReport) -> None:
 
 
 def verify(data_dir: Path, hearing_id: str | None = None) -> VerifyReport:
-    store = Store.in_dir(data_dir, migrate=False)
+    """Check the record in ``data_dir`` without writing anything there."""
+    data_dir = Path(data_dir)
+    signer = load_identity(data_dir, create=False).signer
+    key = BoxKey(signer.algorithm, signer.public_key())
+    store = Store(data_dir / DB_NAME, read_only=True)
     try:
+        if (problem := store.integrity_check()) != "ok":
+            raise StoreError(f"{data_dir / DB_NAME} fails SQLite's integrity check "
+                             f"({problem}); its chain was not checked")
         hearings = store.hearings()
         if hearing_id is not None:
             hearings = [h for h in hearings if hearing_id in (h["id"], h["case_number"])]
@@ -153,11 +178,10 @@ def verify(data_dir: Path, hearing_id: str | None = None) -> VerifyReport:
             hr = HearingReport(h["id"], h["case_number"])
             try:
                 _check_audio(store, data_dir, hr)
-                _check_records(store, hr)
+                _check_records(store, key, hr)
             except Broken as e:
                 hr.broken = str(e)
             report.hearings.append(hr)
         return report
     finally:
         store.close()
-

@@ -14,19 +14,63 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from courtbox.audio.capture import ABANDONED_STREAMS, audio_file_info
-from courtbox.audio.levels import LevelReport
-from courtbox.config import Config
+from courtbox.audio.capture import audio_file_info
 from courtbox.errors import CourtboxError, HearingError
-from courtbox.record.hearing import HearingInfo, close_hearing, open_hearing, pause_hearing
-from courtbox.room.live import LiveHub
-from courtbox.room.record import capture_factory
+from courtbox.hardware.devices import ABANDONED_STREAMS
+from courtbox.record.hearing import close_hearing, open_hearing, pause_hearing
+from courtbox.room.inputs import capture_factory
 from courtbox.room.session import HearingSession
-from courtbox.room.stack import RecordingStack
-from courtbox.transcribe.stream import PartialLine
+
+if TYPE_CHECKING:
+    from courtbox.audio.levels import LevelReport
+    from courtbox.config import Config, Seat
+    from courtbox.record.hearing import HearingInfo
+    from courtbox.room.live import LiveHub
+    from courtbox.room.stack import RecordingStack
+    from courtbox.transcribe.stream import PartialLine
 
 logger = logging.getLogger(__name__)
+
+
+class LivePages:
+    """The courtroom's ``RoomEvents``: every hearing's lines, meters and state changes to the
+    ``LiveHub``, and each hearing's latest meter reading (``readings``) for the API and the health
+    check. Which microphones are dead is the level meter's to say (``LevelReport.dead``)."""
+
+    def __init__(self, hub: LiveHub, seats: list[Seat]) -> None:
+        self.hub = hub
+        self.seat_of_channel = {s.channel: s.id for s in seats}
+        self.readings: dict[str, dict] = {}  # hearing id -> latest meter reading
+
+    def final(self, hearing_id: str, line: dict) -> None:
+        self.hub.publish(hearing_id, "final", line={"revision": 0, "author": "asr", **line})
+
+    def partial(self, hearing_id: str, line: PartialLine) -> None:
+        self.hub.publish(hearing_id, "partial", line=line.as_dict())
+
+    def levels(self, hearing_id: str, report: LevelReport) -> None:
+        seats = self.seat_of_channel
+        reading = {
+            "t": report.at_sample,
+            "seats": [{"seat": seats[c], "rms_db": report.rms_db[c],
+                       "peak_db": report.peak_db[c], "clipped": report.clipped[c],
+                       "dead": report.dead[c]}
+                      for c in sorted(seats) if c < len(report.rms_db)],
+            "alarms": [{"kind": a.kind, "seat": seats.get(a.channel), "message": a.message}
+                       for a in report.alarms],
+        }
+        self.readings[hearing_id] = reading
+        self.hub.publish(hearing_id, "levels", **reading)
+
+    def state(self, hearing_id: str, hearing: dict) -> None:
+        self.hub.publish(hearing_id, "state", state=hearing["state"],
+                         wall_start=hearing["wall_start"], frozen_at=hearing["frozen_at"])
+
+    def dead_mics(self, hearing_id: str) -> list[str]:
+        reading = self.readings.get(hearing_id)
+        return sorted(s["seat"] for s in reading["seats"] if s["dead"]) if reading else []
 
 
 class Courtroom:
@@ -36,11 +80,11 @@ class Courtroom:
         self.stack = stack
         self.hub = hub
         self.audio = audio  # a file played as the room's microphones (rehearsal, tests)
-        self.seats = [s.model_dump() for s in config.seats]
+        self.seats = config.seats
+        self.events = LivePages(hub, self.seats)
+        self.levels = self.events.readings  # hearing id -> latest meter reading
         self.lock = threading.Lock()
         self.sessions: dict[str, HearingSession] = {}
-        self.levels: dict[str, dict] = {}  # hearing id -> latest meter reading
-        self.dead: dict[str, set[str]] = {}  # hearing id -> seats whose mic is dead
         self._open_capture = None
         self._closing = threading.Event()
 
@@ -168,6 +212,10 @@ class Courtroom:
                 return f"hearing {hearing_id}: {why}"
         return None
 
+    def dead_mics(self, hearing_id: str) -> list[str]:
+        """The seats of ``hearing_id`` whose microphone is dead now."""
+        return self.events.dead_mics(hearing_id)
+
     def partials(self, hearing_id: str) -> list[dict]:
         session = self.sessions.get(hearing_id)
         if session is None or session.recorder is None:
@@ -198,39 +246,10 @@ class Courtroom:
                                "it first")
 
     def _session(self, hearing_id: str, actor: str) -> HearingSession:
-        session = HearingSession(
-            self.stack, hearing_id, self.seats, self.capture_opener(), actor=actor,
-            on_final=lambda line: self.hub.publish(
-                hearing_id, "final", line={"revision": 0, "author": "asr", **line}),
-            on_partial=lambda line: self._partial(hearing_id, line),
-            on_levels=lambda report: self._levels(hearing_id, report))
+        session = HearingSession(self.stack, hearing_id, self.seats, self.capture_opener(),
+                                 actor=actor, events=self.events)
         self.sessions[hearing_id] = session
         return session
 
     def _state(self, hearing_id: str) -> None:
-        hearing = self.writer.call(lambda s: s.hearing(hearing_id))
-        self.hub.publish(hearing_id, "state", state=hearing["state"],
-                         wall_start=hearing["wall_start"], frozen_at=hearing["frozen_at"])
-
-    def _partial(self, hearing_id: str, line: PartialLine) -> None:
-        self.hub.publish(hearing_id, "partial", line=line.as_dict())
-
-    def _levels(self, hearing_id: str, report: LevelReport) -> None:
-        seats = {s["channel"]: s["id"] for s in self.seats}
-        dead = self.dead.setdefault(hearing_id, set())
-        for alarm in report.alarms:
-            if alarm.kind == "dead_mic":
-                dead.add(seats.get(alarm.channel))
-            elif alarm.kind == "dead_mic_cleared":
-                dead.discard(seats.get(alarm.channel))
-        reading = {
-            "t": report.at_sample,
-            "seats": [{"seat": seats[c], "rms_db": report.rms_db[c],
-                       "peak_db": report.peak_db[c], "clipped": report.clipped[c],
-                       "dead": seats[c] in dead}
-                      for c in sorted(seats) if c < len(report.rms_db)],
-            "alarms": [{"kind": a.kind, "seat": seats.get(a.channel), "message": a.message}
-                       for a in report.alarms],
-        }
-        self.levels[hearing_id] = reading
-        self.hub.publish(hearing_id, "levels", **reading)
+        self.events.state(hearing_id, self.writer.call(lambda s: s.hearing(hearing_id)))

@@ -14,14 +14,17 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from courtbox.config import Config
 from courtbox.errors import AudioError
 from courtbox.hardware.devices import resolve_input_device
-from courtbox.hardware.health import Every, alarms, read_probes
+from courtbox.hardware.health import Every, Thresholds, alarms, read_probes
 from courtbox.record.salvage import check_database
 from courtbox.record.store import DB_NAME
-from courtbox.room.courtroom import Courtroom
+
+if TYPE_CHECKING:
+    from courtbox.room.courtroom import Courtroom
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +56,7 @@ class HealthWatch:
         probes["database"] = self.database()
         probes["audio_device"] = self._device()
         hearing = self.room.active()
-        probes["dead_mics"] = sorted(self.room.dead.get(hearing, set())) if hearing else []
+        probes["dead_mics"] = self.room.dead_mics(hearing) if hearing else []
         session = self.room.sessions.get(hearing) if hearing else None
         archive_s = 0.0
         if session is not None and session.recorder is not None:
@@ -62,7 +65,7 @@ class HealthWatch:
         probes["model_problem"] = self.room.stack.model_problem
         probes["lag"] = {"archive_s": round(archive_s, 1),
                          "transcription_s": round(rec.metrics().lag_s, 1) if rec else 0.0}
-        probes["alarms"] = alarms(probes, c.health.thresholds())
+        probes["alarms"] = alarms(probes, Thresholds.of(c.health))
         return probes
 
     def _device(self) -> dict:

@@ -1,9 +1,10 @@
 """``courtbox transcribe FILE``: a recorded file through the live code path, offline.
 
 The file is read block by block, cut into per-seat utterances by the same ``SpeechFront``
-(seat activity and Silero VAD) the live pipeline uses, without partials, and each utterance
-is recognised by the same ``WhisperEngine`` (in this process: there is no recording here to
-protect). Output writers for JSON, TXT and SRT live here too; the demo and later exports
+(seat activity and Silero VAD, with the config's ``vad`` settings) the live pipeline uses,
+without partials, and each utterance is recognised by the same ``WhisperEngine`` (in this
+process: there is no recording here to protect), given the same request as the recogniser
+process. Output writers for JSON, TXT and SRT live here too; the demo and later exports
 reuse them.
 """
 
@@ -18,9 +19,13 @@ import soundfile as sf
 
 from courtbox.audio.capture import audio_file_info, require_channels
 from courtbox.audio.types import Block
+from courtbox.config import Config, Seat
+from courtbox.record import export
+from courtbox.room.options import RecorderOptions
 from courtbox.room.speech import SpeechFront
 from courtbox.transcribe.engine import EngineOptions, WhisperEngine
-from courtbox.transcribe.stream import StreamOptions
+from courtbox.transcribe.stream import Heard, Job
+from courtbox.transcribe.worker import job_request
 
 FORMATS = ("json", "txt", "srt")
 
@@ -29,30 +34,22 @@ FORMATS = ("json", "txt", "srt")
 class FileTranscript:
     file: str
     duration_s: float
-    seats: list[dict]
+    seats: list[Seat]
     lines: list[dict] = field(default_factory=list)
 
     def seat_names(self) -> dict[str, str]:
-        return {s["id"]: s["name"] for s in self.seats}
-
-
-def clock(seconds: float, *, millis: bool = False, sep: str = ".") -> str:
-    ms = int(round(seconds * 1000))
-    h, rest = divmod(ms, 3_600_000)
-    m, rest = divmod(rest, 60_000)
-    s, ms = divmod(rest, 1000)
-    text = f"{h:02d}:{m:02d}:{s:02d}"
-    return f"{text}{sep}{ms:03d}" if millis else text
+        return {s.id: s.name for s in self.seats}
 
 
 def to_json(t: FileTranscript) -> str:
     return json.dumps({"file": t.file, "duration_s": round(t.duration_s, 3),
-                       "seats": t.seats, "lines": t.lines}, ensure_ascii=False, indent=2)
+                       "seats": [s.model_dump() for s in t.seats], "lines": t.lines},
+                      ensure_ascii=False, indent=2)
 
 
 def line_text(line: dict, names: dict[str, str]) -> str:
     """``[hh:mm:ss] 审判长：text``: a transcript line as the console and TXT show it."""
-    return f"[{clock(line['t0'])}] {names.get(line['seat'], line['seat'])}：{line['text']}"
+    return export.line_text(line["t0"], names.get(line["seat"], line["seat"]), line["text"])
 
 
 def to_txt(t: FileTranscript) -> str:
@@ -62,34 +59,33 @@ def to_txt(t: FileTranscript) -> str:
 
 def to_srt(t: FileTranscript) -> str:
     names = t.seat_names()
-    blocks = []
-    for n, line in enumerate(t.lines, start=1):
-        blocks.append(f"{n}\n{clock(line['t0'], millis=True, sep=',')} --> "
-                      f"{clock(line['t1'], millis=True, sep=',')}\n"
-                      f"{names.get(line['seat'], line['seat'])}：{line['text']}\n")
-    return "\n".join(blocks)
+    return export.srt((line["t0"], line["t1"], names.get(line["seat"], line["seat"]),
+                       line["text"]) for line in t.lines)
 
 
 WRITERS: dict[str, Callable[[FileTranscript], str]] = {
     "json": to_json, "txt": to_txt, "srt": to_srt}
 
 
-def transcribe_file(path: Path, seats: list[dict], options: EngineOptions, *,
+def transcribe_file(path: Path, seats: list[Seat], options: EngineOptions, *,
                     progress: Callable[[float], None] | None = None,
-                    engine: WhisperEngine | None = None) -> FileTranscript:
-    """Recognise every seat of ``path``; ``progress`` gets seconds of audio consumed."""
+                    engine: WhisperEngine | None = None,
+                    config: Config | None = None) -> FileTranscript:
+    """Recognise every seat of ``path``; ``progress`` gets seconds of audio consumed;
+    utterances are cut with ``config``'s ``vad`` settings (the defaults without one)."""
     info = audio_file_info(path)
     require_channels(path, info.channels, seats)
     engine = engine or WhisperEngine(options)
-    front = SpeechFront([(s["channel"], s["id"]) for s in seats], channels=info.channels,
-                        sample_rate=info.samplerate,
-                        stream_options=StreamOptions(partials=False))
+    speech = RecorderOptions.from_config(config or Config())
+    front = SpeechFront([(s.channel, s.id) for s in seats], channels=info.channels,
+                        sample_rate=info.samplerate, segmenter_options=speech.segmenter,
+                        vad_options=speech.vad)
     result = FileTranscript(file=str(path), duration_s=info.frames / info.samplerate,
                             seats=seats)
 
-    def recognise(requests) -> None:
-        for _, u in requests:
-            rec = engine.recognize(u.audio, u.t0)
+    def recognise(heard: Heard) -> None:
+        for u in heard.ended:
+            rec = engine.recognize(*job_request(Job("final", u, 0.0)))
             if rec.text:
                 result.lines.append({"seat": u.seat, "t0": round(u.t0, 3),
                                      "t1": round(u.t1, 3), "text": rec.text,

@@ -14,40 +14,30 @@ import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from courtbox.audio.capture import BACKENDS, Capture, FileCapture, require_channels
-from courtbox.config import Config
-from courtbox.hardware.devices import rescan, resolve_input_device
-from courtbox.record.hearing import HearingInfo, open_hearing
+from courtbox.record.hearing import open_hearing
+from courtbox.room.events import Quiet
+from courtbox.room.inputs import capture_factory
 from courtbox.room.offline import line_text
-from courtbox.room.session import CaptureFactory, HearingSession
+from courtbox.room.session import HearingSession
 from courtbox.room.stack import RecordingStack
 
+if TYPE_CHECKING:
+    from courtbox.config import Config
+    from courtbox.record.hearing import HearingInfo
 
-def capture_factory(config: Config, audio: Path | None, duration: float | None
-                    ) -> tuple[CaptureFactory, str]:
-    """How to (re)open the hearing's input, and what to call it."""
-    if audio is not None:
-        require_channels(audio, FileCapture(audio).channels,
-                         [s.model_dump() for s in config.seats])
-        return (lambda: FileCapture(audio, block_ms=config.audio.block_ms, realtime=True),
-                f"file {audio}")
-    rate = config.audio.sample_rate
-    first = [resolve_input_device(config.audio.device, config.channels)]
-    source = first[0].name
 
-    def open_device() -> Capture:
-        if first:
-            found = first.pop()
-        else:
-            rescan()  # a replugged device gets a new index: find it by name again
-            found = resolve_input_device(config.audio.device, config.channels)
-        backend = BACKENDS[config.audio.backend]
-        return backend(found.index, sample_rate=rate, channels=config.channels,
-                       block_ms=config.audio.block_ms,
-                       max_frames=round(duration * rate) if duration else None)
+class _Say(Quiet):
+    """Prints each final line as it becomes durable."""
 
-    return open_device, source
+    def __init__(self, say: Callable[[str], None], names: dict[str, str]) -> None:
+        self.say = say
+        self.names = names
+
+    def final(self, hearing_id: str, line: dict) -> None:
+        self.say(line_text(line, self.names))
+
 
 
 def run_record(config: Config, info: HearingInfo, *, duration: float | None,
@@ -55,12 +45,12 @@ def run_record(config: Config, info: HearingInfo, *, duration: float | None,
                ) -> dict:
     """Record until stopped; ``audio`` plays a file at wall-clock pace instead of the
     configured device (a technician's rehearsal, and the crash tests)."""
-    seats = [s.model_dump() for s in config.seats]
+    seats = config.seats
     open_capture, source = capture_factory(config, audio, duration)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
-    names = {s["id"]: s["name"] for s in seats}
+    names = {s.id: s.name for s in seats}
     try:
         with RecordingStack(config, Path(config.storage.data_dir), transcribe=transcribe,
                             model_required=False) as stack:
@@ -71,9 +61,8 @@ def run_record(config: Config, info: HearingInfo, *, duration: float | None,
             rate = capture.sample_rate
             hearing_id = writer.call(lambda s: open_hearing(
                 s, config, info, actor="cli", sample_rate=rate, seats=seats))
-            session = HearingSession(
-                stack, hearing_id, seats, open_capture, actor="cli",
-                on_final=lambda line: say(line_text(line, names)))
+            session = HearingSession(stack, hearing_id, seats, open_capture, actor="cli",
+                                     events=_Say(say, names))
             session.start(capture)
             say(f"recording {info.case_number} (hearing {hearing_id}) from {source}: "
                 f"{capture.channels} channels at {rate} Hz into {config.storage.data_dir} "
@@ -91,5 +80,5 @@ def run_record(config: Config, info: HearingInfo, *, duration: float | None,
         f"over {len(session.parts)} part(s), {finals} final lines")
     return {"hearing_id": hearing_id, "source": source, "frames": frames,
             "segments": len(segments), "parts": len(session.parts), "final_lines": finals,
-            "overflows": sum(getattr(r.capture, "overflows", 0) for r in session.parts),
+            "overflows": sum(r.capture.overflows for r in session.parts),
             "recovered_segments": len(stack.recovered)}

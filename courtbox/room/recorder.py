@@ -1,17 +1,19 @@
 """One recording part of a hearing, wired end to end:
 
     capture ─┬─> archive (own thread: FLAC segments, fsync, hash chain) ─> store writer
-             └─> analysis thread: level meters and alarms ─> on_levels, audit log
+             └─> analysis thread: level meters and alarms ─> events.levels, audit log
                                   segmenter (16 kHz, seat activity, Silero VAD,
                                   utterances) ─> recogniser process ─> store writer
 
 Capture hands each block to two unbounded queues and returns; the archive depends on
 nothing after it. Each finished utterance goes to the recogniser process as a *final*; while
-a seat speaks, its utterance so far goes as a *partial* about once a second
-(``stream.PartialPolicy``), and the recogniser drops partials first when it falls behind.
+a seat speaks, its utterance so far goes as a *partial* about once a second; which job goes
+when, and what a result shows, is ``stream.LiveTranscript``'s to say (the bench drives the
+same object), and the recogniser drops partials first when it falls behind.
 Finals and archived segments reach SQLite through the single store writer, and a final line
-is announced to ``on_final`` only once it is durable; partial lines go to ``on_partial``
-and are never stored (the final replaces them). Without a recogniser only the archive runs.
+is announced to ``events.final`` only once it is durable; partial lines go to
+``events.partial`` and are never stored (the final replaces them); ``room.events`` says
+what the events are. Without a recogniser only the archive runs.
 ``hotwords`` are the hearing's own names and terms, added to the configured vocabulary for
 this hearing only.
 """
@@ -21,77 +23,84 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
-from pathlib import Path
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from courtbox.audio.archive import ArchiveWriter
-from courtbox.audio.capture import Capture, Fanout
-from courtbox.audio.levels import Alarm, LevelMeter, LevelReport, MeterOptions
-from courtbox.audio.seats import SegmenterOptions
+from courtbox.audio.capture import Fanout
+from courtbox.audio.levels import Alarm, LevelMeter, LevelReport
 from courtbox.audio.types import SPEECH_RATE, Block, CaptureEvent, SegmentWritten, Utterance
-from courtbox.record.writer import StoreWriter
+from courtbox.room.events import QUIET
 from courtbox.room.speech import SpeechFront
-from courtbox.transcribe.engine import Recognition
-from courtbox.transcribe.stream import PartialLine, PartialLines, StreamOptions
-from courtbox.transcribe.vad import VadOptions
-from courtbox.transcribe.worker import RecognizerProcess
+from courtbox.transcribe.stream import (
+    Final,
+    Heard,
+    Job,
+    LiveTranscript,
+    PartialLine,
+)
+
+if TYPE_CHECKING:
+    from courtbox.audio.capture import Capture
+    from courtbox.config import Seat
+    from courtbox.room.events import RoomEvents
+    from courtbox.room.stack import RecordingStack
+    from courtbox.transcribe.engine import Recognition
 
 logger = logging.getLogger(__name__)
 
 _END = object()
-
-FinalCallback = Callable[[dict], None]
-PartialCallback = Callable[[PartialLine], None]
-LevelsCallback = Callable[[LevelReport], None]
 
 STUCK_S = 30.0  # no audio this long while recording: capture is stuck, not unplugged
 LAG_WARN_S = 10.0  # recognition this far behind is logged and audited (and its recovery)
 
 
 class Recorder:
-    def __init__(self, *, data_dir: Path, writer: StoreWriter, hearing_id: str,
-                 seats: list[dict], capture: Capture, recognizer: RecognizerProcess | None,
-                 segment_seconds: int = 60, hotwords: tuple[str, ...] = (), part: int = 1,
-                 on_final: FinalCallback | None = None,
-                 on_partial: PartialCallback | None = None,
-                 on_levels: LevelsCallback | None = None,
-                 segmenter_options: SegmenterOptions | None = None,
-                 vad_options: VadOptions | None = None,
-                 stream_options: StreamOptions | None = None,
-                 meter_options: MeterOptions | None = None, reserve_bytes: int = 0,
-                 warn_hours: float = 0.0, timeline_start: int = 0) -> None:
+    def __init__(self, stack: RecordingStack, hearing_id: str, capture: Capture,
+                 seats: Sequence[Seat], *, events: RoomEvents = QUIET,
+                 hotwords: tuple[str, ...] | None = None, part: int = 1,
+                 timeline_start: int = 0) -> None:
+        """Part ``part`` of ``hearing_id`` from ``capture``, starting at ``timeline_start``
+        (capture-rate sample), recorded with ``stack``'s writer, recogniser and options,
+        told to ``events``. ``hotwords``: the hearing's own words for the recogniser; by
+        default its case number, panel, clerk and parties."""
+        options, writer, recognizer = stack.options, stack.writer, stack.recognizer
+        stack.disk(capture.channels, capture.sample_rate, hearing_id)
+        hotwords = stack.hotwords(hearing_id) if hotwords is None else hotwords
         self.hearing_id = hearing_id
         self.part = part
         self.writer = writer
         self.capture = capture
         self.recognizer = recognizer
         self.hotwords = hotwords
-        self.on_final = on_final
-        self.on_partial = on_partial
-        self.on_levels = on_levels
+        self.events = events
         self.timeline_start = timeline_start  # capture-rate sample where this part begins
-        self.seat_of_channel = {s["channel"]: s["id"] for s in seats}
+        self.seat_of_channel = {s.channel: s.id for s in seats}
         self.alarms: list[Alarm] = []
         self.utterances = 0
         self.finals = 0
         self.failed = 0
         prev = writer.call(lambda s: s.last_segment_hash(hearing_id))
         self.archive = ArchiveWriter(
-            data_dir, hearing_id, part=part, sample_rate=capture.sample_rate,
-            channels=capture.channels, segment_seconds=segment_seconds, prev_sha256=prev,
-            on_segment=self._segment_written, on_event=self._capture_event,
-            reserve_bytes=reserve_bytes, warn_hours=warn_hours)
+            stack.data_dir, hearing_id, part=part, sample_rate=capture.sample_rate,
+            channels=capture.channels, segment_seconds=options.segment_seconds,
+            prev_sha256=prev, on_segment=self._segment_written,
+            on_event=self._capture_event, reserve_bytes=options.reserve_bytes,
+            warn_hours=options.warn_hours)
         self.speech = SpeechFront(
-            [(s["channel"], s["id"]) for s in seats], channels=capture.channels,
-            sample_rate=capture.sample_rate, segmenter_options=segmenter_options,
-            vad_options=vad_options, stream_options=stream_options,
+            [(s.channel, s.id) for s in seats], channels=capture.channels,
+            sample_rate=capture.sample_rate, segmenter_options=options.segmenter,
+            vad_options=options.vad,
             start=timeline_start * SPEECH_RATE // capture.sample_rate
         ) if recognizer is not None else None
-        self.partial_lines = PartialLines()
+        # Heard on the analysis thread, results on the recogniser's: guarded by a lock.
+        self.transcript = LiveTranscript(options.stream, hotwords)
+        self.partial_lines = self.transcript.lines  # read by the pages, from any thread
+        self._transcript_lock = threading.Lock()
         self.partials = 0
         self._lagging = False
-        self._shown: queue.SimpleQueue = queue.SimpleQueue()  # to the analysis thread
-        self.meter = LevelMeter(capture.channels, capture.sample_rate, meter_options,
+        self.meter = LevelMeter(capture.channels, capture.sample_rate, options.meter,
                                 start=timeline_start)
         self._analysis: queue.SimpleQueue = queue.SimpleQueue()
         self._analysis_thread = threading.Thread(target=self._analysis_loop,
@@ -129,9 +138,9 @@ class Recorder:
             return f"the archive thread of part {self.part} ended"
         if not self._analysis_thread.is_alive():
             return f"the analysis thread of part {self.part} ended"
-        stalled = getattr(self.capture, "stalled_for", None)
-        if stalled is not None and stalled() > stuck_s:
-            return f"no audio from the input device for {stalled():.0f} s"
+        stalled = self.capture.stalled_for()
+        if stalled > stuck_s:
+            return f"no audio from the input device for {stalled:.0f} s"
         return None
 
     def _capture_event(self, event: CaptureEvent) -> None:
@@ -155,12 +164,10 @@ class Recorder:
             for report in self.meter.feed(block):
                 self._levels(report)
             if speech is not None:
-                while not self._shown.empty():
-                    speech.policy.shown(self._shown.get())
-                self._submit(speech.feed(block))
+                self._hear(speech.feed(block))
                 self._watch_lag()
         if speech is not None:
-            self._submit(speech.flush())
+            self._hear(speech.flush())
 
     def _levels(self, report: LevelReport) -> None:
         for alarm in report.alarms:
@@ -170,36 +177,36 @@ class Recorder:
             self.writer.submit(lambda s, a=alarm, seat=seat: s.audit(
                 "capture", f"audio.{a.kind}", self.hearing_id, channel=a.channel, seat=seat,
                 at_sample=a.at_sample, message=a.message))
-        if self.on_levels is not None:
-            try:
-                self.on_levels(report)
-            except Exception:  # noqa: BLE001 - a display bug must not stop recording
-                logger.exception("level handler failed")
+        try:
+            self.events.levels(self.hearing_id, report)
+        except Exception:  # noqa: BLE001 - a display bug must not stop recording
+            logger.exception("level handler failed")
 
-    def _submit(self, requests) -> None:
-        for kind, utterance in requests:
-            if kind == "final":
+    def _hear(self, heard: Heard) -> None:
+        with self._transcript_lock:
+            jobs = self.transcript.hear(heard, time.monotonic())
+        for job in jobs:
+            if job.kind == "final":
                 self.utterances += 1
-                self.recognizer.submit(utterance, self._recognized, self.hotwords)
-            else:
-                self.recognizer.submit(utterance, self._partial, self.hotwords,
-                                       kind="partial")
+            self.recognizer.submit(job.utterance, lambda _, r, e, job=job: self._result(
+                job, r, e), job.hotwords, kind=job.kind)
 
-    def _partial(self, utterance: Utterance, result: Recognition | None,
-                 error: str | None) -> None:
-        if result is None or not result.text:
-            return
-        line = self.partial_lines.update(utterance.id, utterance.seat, utterance.t0,
-                                         result.text)
-        if line is None:
-            return
-        self._shown.put(utterance.id)  # the policy belongs to the analysis thread
+    def _result(self, job: Job, result: Recognition | None, error: str | None) -> None:
+        """From the recogniser's thread: what the result changes, told to the store or the
+        screen."""
+        with self._transcript_lock:
+            update = self.transcript.recognized(job, result, error)
+        if isinstance(update, Final):
+            self._recognized(update)
+        elif update is not None:
+            self._partial(update)
+
+    def _partial(self, line: PartialLine) -> None:
         self.partials += 1
-        if self.on_partial is not None:
-            try:
-                self.on_partial(line)
-            except Exception:  # noqa: BLE001 - a display bug must not stop recording
-                logger.exception("partial-line handler failed")
+        try:
+            self.events.partial(self.hearing_id, line)
+        except Exception:  # noqa: BLE001 - a display bug must not stop recording
+            logger.exception("partial-line handler failed")
 
     def _watch_lag(self) -> None:
         """Log and audit when recognition falls ``LAG_WARN_S`` behind, and when it has
@@ -212,9 +219,8 @@ class Recorder:
             log("hearing %s: %s (%.1f s behind)", self.hearing_id, action, lag)
             self.writer.submit(lambda s: s.audit("asr", action, self.hearing_id, lag_s=lag))
 
-    def _recognized(self, utterance: Utterance, result: Recognition | None,
-                    error: str | None) -> None:
-        self.partial_lines.final(utterance.id, utterance.seat)
+    def _recognized(self, final: Final) -> None:
+        utterance, result, error = final.utterance, final.result, final.error
         if result is None:
             self.failed += 1
             self.writer.submit(lambda s: s.audit(
@@ -235,10 +241,9 @@ class Recorder:
         if future.exception() is not None:
             return  # the writer has logged it
         self.finals += 1
-        if self.on_final is not None:
-            try:
-                self.on_final({**line, "id": future.result(),
-                               "speech_t0": utterance.speech_t0,
-                               "speech_t1": utterance.speech_t1})
-            except Exception:  # noqa: BLE001 - a display bug must not stop recording
-                logger.exception("final-line handler failed")
+        try:
+            self.events.final(self.hearing_id, {**line, "id": future.result(),
+                                                "speech_t0": utterance.speech_t0,
+                                                "speech_t1": utterance.speech_t1})
+        except Exception:  # noqa: BLE001 - a display bug must not stop recording
+            logger.exception("final-line handler failed")

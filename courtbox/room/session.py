@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from courtbox.audio.capture import Capture
 from courtbox.errors import CourtboxError
 from courtbox.record.hearing import (
     close_hearing,
@@ -27,29 +27,30 @@ from courtbox.record.hearing import (
     start_hearing,
 )
 from courtbox.record.store import elapsed_since
-from courtbox.room.recorder import FinalCallback, LevelsCallback, PartialCallback, Recorder
-from courtbox.room.stack import RecordingStack
+from courtbox.room.events import QUIET
+from courtbox.room.recorder import Recorder
+
+if TYPE_CHECKING:
+    from courtbox.audio.capture import Capture
+    from courtbox.config import Seat
+    from courtbox.room.events import RoomEvents
+    from courtbox.room.inputs import CaptureFactory
+    from courtbox.room.stack import RecordingStack
 
 logger = logging.getLogger(__name__)
 
-CaptureFactory = Callable[[], Capture]
-
 
 class HearingSession:
-    def __init__(self, stack: RecordingStack, hearing_id: str, seats: list[dict],
-                 open_capture: CaptureFactory, *, actor: str,
-                 on_final: FinalCallback | None = None,
-                 on_partial: PartialCallback | None = None,
-                 on_levels: LevelsCallback | None = None, stall_s: float = 2.0,
-                 retry_max_s: float = 30.0) -> None:
+    def __init__(self, stack: RecordingStack, hearing_id: str, seats: Sequence[Seat],
+                 open_capture: CaptureFactory, *, actor: str, events: RoomEvents = QUIET,
+                 stall_s: float = 2.0, retry_max_s: float = 30.0) -> None:
+        """Every part records with ``stack``'s parts and options and tells ``events``."""
         self.stack = stack
         self.hearing_id = hearing_id
         self.seats = seats
         self.open_capture = open_capture
         self.actor = actor
-        self.on_final = on_final
-        self.on_partial = on_partial
-        self.on_levels = on_levels
+        self.events = events
         self.stall_s = stall_s
         self.retry_max_s = retry_max_s
         self.recorder: Recorder | None = None
@@ -150,11 +151,8 @@ class HearingSession:
                 part = max(part, self.parts[-1].part + 1)
             start = self.timeline_now() if self.parts or self._continued else 0
             start = max(start, self._floor)
-            self.recorder = self.stack.recorder(self.hearing_id, capture, self.seats,
-                                                on_final=self.on_final,
-                                                on_partial=self.on_partial,
-                                                on_levels=self.on_levels, part=part,
-                                                timeline_start=start)
+            self.recorder = Recorder(self.stack, self.hearing_id, capture, self.seats,
+                                     events=self.events, part=part, timeline_start=start)
             self.recorder.start()
             self.parts.append(self.recorder)
             return self.recorder
@@ -173,9 +171,9 @@ class HearingSession:
             if recorder is None:
                 continue
             capture = recorder.capture
-            if capture.wait(0) and getattr(capture, "completed", True):
+            if capture.wait(0) and capture.completed:
                 self.source_ended.set()  # a file played out, or --duration reached
-            elif hasattr(capture, "stalled_for") and capture.stalled_for() > self.stall_s:
+            elif capture.stalled_for() > self.stall_s:
                 self._device_lost(recorder)
 
     def _device_lost(self, recorder: Recorder) -> None:

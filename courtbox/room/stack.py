@@ -1,10 +1,12 @@
 """The long-lived parts a hearing is recorded with, opened and closed in one visible order:
 the database check (and salvage of a damaged one, ``courtbox.record.salvage``), the store,
 recovery of what an interrupted recording left in the archive, the store's writer thread,
-then the recogniser process; closed in reverse.
+then the recogniser process; closed in reverse. It also holds what the config says about
+recording (``options``, read once) and checks the disk before each part.
 
-Both ``courtbox demo`` and ``courtbox record`` build on it, so a demo hearing goes through
-exactly the code a live one does.
+A ``Recorder`` records one part with these parts (``courtbox.room.recorder``); the
+courtroom, ``courtbox record``, the demo and the benchmark all build on it, so a demo
+hearing goes through exactly the code a live one does.
 """
 
 from __future__ import annotations
@@ -12,15 +14,12 @@ from __future__ import annotations
 import logging
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from courtbox.audio.capture import Capture
-from courtbox.audio.levels import MeterOptions
-from courtbox.audio.recovery import FoundSegment
-from courtbox.audio.seats import SegmenterOptions
-from courtbox.config import Config
 from courtbox.errors import ModelError
 from courtbox.hardware.disk import DiskStatus, disk_status
 from courtbox.record.hearing import hearing_hotwords
+from courtbox.record.identity import open_store
 from courtbox.record.salvage import (
     Salvage,
     check_database,
@@ -30,13 +29,15 @@ from courtbox.record.salvage import (
 )
 from courtbox.record.store import DB_NAME, Store
 from courtbox.record.writer import StoreWriter
-from courtbox.room.recorder import FinalCallback, LevelsCallback, PartialCallback, Recorder
+from courtbox.room.options import RecorderOptions
 from courtbox.room.recovery import recover_archive
 from courtbox.transcribe.engine import EngineOptions
 from courtbox.transcribe.model import ModelInfo, model_info
-from courtbox.transcribe.stream import StreamOptions
-from courtbox.transcribe.vad import VadOptions
 from courtbox.transcribe.worker import RecognizerProcess
+
+if TYPE_CHECKING:
+    from courtbox.audio.recovery import FoundSegment
+    from courtbox.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class RecordingStack:
         """``model_required``: False for the agent, which records on without transcription
         (``model_problem`` says why) when the speech model cannot be loaded."""
         self.config = config
+        self.options = RecorderOptions.from_config(config)  # every part records with these
         self.data_dir = Path(data_dir)
         self.transcribe = transcribe
         self.model_required = model_required
@@ -69,7 +71,7 @@ class RecordingStack:
             problem = check_database(self.data_dir / DB_NAME, full=self.unclean)
             if problem is not None:
                 self.salvaged = salvage(self.data_dir, problem)
-            self.store = Store.in_dir(self.data_dir)
+            self.store = open_store(self.data_dir)
             self.recovered = recover_archive(self.store, self.data_dir)
             self.writer = StoreWriter(self.store)
             if self.transcribe:
@@ -113,8 +115,8 @@ class RecordingStack:
         """Recording hours left on the data disk; below ``storage.warn_hours`` this is
         logged and audit-logged (for ``hearing_id``)."""
         status = disk_status(self.data_dir, channels=channels, sample_rate=sample_rate,
-                             reserve_bytes=self.config.storage.reserve_mb << 20)
-        if status.hours_left < self.config.storage.warn_hours:
+                             reserve_bytes=self.options.reserve_bytes)
+        if status.hours_left < self.options.warn_hours:
             logger.warning("only %.1f hours of recording fit on %s (%d MB free)",
                            status.hours_left, status.path, status.free_bytes >> 20)
             self.writer.submit(lambda s: s.audit(
@@ -123,30 +125,11 @@ class RecordingStack:
         self.last_disk = status
         return status
 
-    def recorder(self, hearing_id: str, capture: Capture, seats: list[dict], *,
-                 on_final: FinalCallback | None = None,
-                 on_partial: PartialCallback | None = None,
-                 on_levels: LevelsCallback | None = None, part: int = 1,
-                 timeline_start: int = 0, hotwords: tuple[str, ...] | None = None
-                 ) -> Recorder:
-        """``hotwords``: the hearing's own words for the recogniser; by default its case
-        number, panel, clerk and parties."""
-        self.disk(capture.channels, capture.sample_rate, hearing_id)
-        segmenter, vad, stream = speech_options(self.config)
-        if hotwords is None:
-            hearing = self.writer.call(lambda s: s.hearing(hearing_id))
-            hotwords = hearing_hotwords(hearing) if hearing else ()
-        return Recorder(data_dir=self.data_dir, writer=self.writer, hearing_id=hearing_id,
-                        seats=seats, capture=capture, recognizer=self.recognizer,
-                        segment_seconds=self.config.audio.segment_seconds, part=part,
-                        on_final=on_final, on_partial=on_partial, on_levels=on_levels,
-                        hotwords=hotwords,
-                        segmenter_options=segmenter, vad_options=vad, stream_options=stream,
-                        meter_options=MeterOptions(
-                            dead_after_s=self.config.audio.dead_mic_minutes * 60),
-                        reserve_bytes=self.config.storage.reserve_mb << 20,
-                        warn_hours=self.config.storage.warn_hours,
-                        timeline_start=timeline_start)
+    def hotwords(self, hearing_id: str) -> tuple[str, ...]:
+        """The hearing's own words for the recogniser: its case number, panel, clerk and
+        parties."""
+        hearing = self.writer.call(lambda s: s.hearing(hearing_id))
+        return hearing_hotwords(hearing) if hearing else ()
 
 
 def private(data_dir: Path) -> None:
@@ -158,14 +141,3 @@ def private(data_dir: Path) -> None:
             path.chmod(stat.S_IMODE(path.stat().st_mode) & ~0o007)
     except OSError as e:
         logger.warning("cannot make %s private (0750): %s", data_dir, e)
-
-
-def speech_options(config: Config) -> tuple[SegmenterOptions, VadOptions, StreamOptions]:
-    """The utterance cutting, VAD and partial-line settings of ``config``."""
-    v, m = config.vad, config.model
-    return (SegmenterOptions(hangover_ms=v.hangover_ms, pre_roll_ms=v.padding_ms,
-                             min_speech_ms=v.min_speech_ms,
-                             soft_max_s=min(12.0, v.max_utterance_s),
-                             max_utterance_s=v.max_utterance_s),
-            VadOptions(threshold=v.threshold, neg_threshold=v.neg_threshold),
-            StreamOptions(interval_s=m.partial_interval_s, partials=m.partials))

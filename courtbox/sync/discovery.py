@@ -27,7 +27,6 @@ from zeroconf import (
 )
 
 from courtbox.record.identity import Identity
-from courtbox.record.store import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +67,12 @@ class Advertiser:
 
 
 class BoxBrowser:
-    """Browses for boxes; ``store`` is the collector's ``CentralStore``."""
+    """Browses for boxes; ``store`` is the collector's ``CentralStore`` (the box's side of
+    the network does not import the centre: it is handed one)."""
 
     def __init__(self, store, interfaces: list[str] | None = None) -> None:
         self.store = store
-        store.conn.execute("""CREATE TABLE IF NOT EXISTS discovered (
-            box_id TEXT PRIMARY KEY, url TEXT NOT NULL, court TEXT, room TEXT,
-            fingerprint TEXT, seen_at TEXT NOT NULL)""")
+        store.enable_discovery()
         self.zc = Zeroconf(interfaces=interfaces or InterfaceChoice.All,
                            ip_version=IPVersion.V4Only)
         self.browser = ServiceBrowser(self.zc, SERVICE, handlers=[self._changed])
@@ -95,11 +93,8 @@ class BoxBrowser:
         box_id, fp = props.get("box_id"), props.get("fp")
         if not box_id:
             return
-        self.store.conn.execute(
-            "INSERT INTO discovered (box_id, url, court, room, fingerprint, seen_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (box_id) DO UPDATE SET url = excluded.url,"
-            " fingerprint = excluded.fingerprint, seen_at = excluded.seen_at",
-            [box_id, url, props.get("court"), props.get("room"), fp, utc_now()])
+        self.store.saw_box(box_id, url, court=props.get("court"), room=props.get("room"),
+                           fingerprint=fp)
         known = [b for b in self.store.boxes() if b["box_id"] == box_id]
         for box in known:
             # A known box keeps the scheme it was added with: an announcement may move it,
@@ -107,8 +102,7 @@ class BoxBrowser:
             url = box["url"].split("://", 1)[0] + "://" + url.split("://", 1)[1]
             if box["url"] != url and box["fingerprint"] == fp:
                 logger.warning("box %s moved from %s to %s", box_id, box["url"], url)
-                self.store.conn.execute("UPDATE boxes SET url = ? WHERE url = ?",
-                                        [url, box["url"]])
+                self.store.move_box(box["url"], url)
         if not known:
             logger.info("box %s (%s %s) discovered at %s, not added", box_id,
                         props.get("court"), props.get("room"), url)

@@ -31,15 +31,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from courtbox.errors import SyncError
+from courtbox.record.chain import sha256_text, utc_now
 from courtbox.record.identity import Identity
-from courtbox.record.store import SQLITE_MAX, Store, sha256_text, utc_now
+from courtbox.record.store import SQLITE_MAX, Store
 from courtbox.sync.tls import Certificate, vouch
 
 PROTOCOL = 1
 MAX_LIMIT = 5000
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
-COLLECTOR_TOKEN = HTTPBearer(auto_error=False,
+COLLECTOR_TOKEN = HTTPBearer(auto_error=False, scheme_name="CollectorToken",
                              description="The token `courtbox sync enroll` issued.")
 
 

@@ -8,12 +8,10 @@ box runs for years with nobody to renew it, and what makes it trusted is the pin
 date. A court with its own certificate authority configures ``api.tls_cert`` and
 ``api.tls_key`` instead, so that the bench's browsers trust the box without a warning.
 
-Either way the box signs the certificate's sha256 with its Ed25519 identity key
-(``certificate_statement``) and serves certificate and signature at
-``/api/v1/sync/identity``. The collector pinned that key's fingerprint at enrolment; it
-checks the signature (``trusted_certificate``) and then trusts that one certificate and
-nothing else (``pinned_context``). A renewed certificate is taken the same way; one the
-pinned key did not sign, never.
+Either way the box signs the certificate's sha256 with its Ed25519 identity key (the
+statement is ``chain.certificate_statement``) and serves certificate and signature at
+``/api/v1/sync/identity`` (``vouch``). The collector checks that signature against the key
+it pinned and then trusts that one certificate alone (``courtbox.central.pinning``).
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ import base64
 import datetime as dt
 import hashlib
 import ipaddress
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +28,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from courtbox.errors import CourtboxError
-from courtbox.record.identity import IDENTITY_DIR, Identity, verify, write_private
+from courtbox.errors import TlsError
+from courtbox.record.chain import certificate_sha256, certificate_statement
+from courtbox.record.identity import IDENTITY_DIR, Identity, write_private
 
 CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"
@@ -40,10 +38,6 @@ NEVER = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
 # Before any box was made: a box whose clock has not been set yet still makes a certificate
 # that is valid today.
 SINCE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-
-
-class TlsError(CourtboxError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -63,11 +57,6 @@ class Certificate:
         """Base64 sha256 of the public key, as Chromium's
         ``--ignore-certificate-errors-spki-list`` and HPKP write it."""
         return spki_sha256(self.pem)
-
-
-def certificate_sha256(pem: bytes) -> str:
-    der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
-    return hashlib.sha256(der).hexdigest()
 
 
 def spki_sha256(pem: bytes) -> str:
@@ -150,50 +139,10 @@ def load_certificate(cert_path: Path | str, key_path: Path | str) -> Certificate
     return Certificate(cert_path, key_path, pem)
 
 
-# -- the box vouches for its certificate; the collector checks it -----------------------
-
-def certificate_statement(sha256: str) -> str:
-    """What the box's identity key signs: this certificate is the box's."""
-    return f"courtbox-tls-certificate:{sha256}"
-
+# -- the box vouches for its certificate (the centre checks it: courtbox.central.pinning) --
 
 def vouch(identity: Identity, cert: Certificate) -> dict:
     """The ``tls`` part of the box's identity document."""
     return {"certificate": cert.pem.decode("ascii"), "sha256": cert.sha256,
             "spki_sha256": cert.spki_sha256,
             "signature": identity.sign_text(certificate_statement(cert.sha256))}
-
-
-def trusted_certificate(ident: dict, public_key: bytes) -> str:
-    """The certificate of an identity document, once its signature by ``public_key`` (the
-    pinned identity key) checks out; ``TlsError`` saying why not otherwise."""
-    tls = ident.get("tls")
-    if not isinstance(tls, dict):
-        raise TlsError("the box offers no TLS certificate in its identity")
-    pem = str(tls.get("certificate", "")).encode("ascii", "replace")
-    try:
-        sha = certificate_sha256(pem)
-        signature = base64.b64decode(str(tls.get("signature", "")), validate=True)
-    except ValueError as e:
-        raise TlsError(f"the box's TLS certificate cannot be read: {e}") from e
-    if not verify(ident.get("algorithm", ""), public_key,
-                  certificate_statement(sha).encode("ascii"), signature):
-        raise TlsError(f"the box's TLS certificate {sha[:16]}… is not signed by its "
-                       f"pinned key: refused")
-    return pem.decode("ascii")
-
-
-def pinned_context(pem: str) -> ssl.SSLContext:
-    """A client context that trusts exactly this certificate: the box is who holds its
-    key, whatever address it answers on (so no host name check)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # a court-CA leaf, pinned alone
-    try:
-        ctx.load_verify_locations(cadata=pem)
-    except ssl.SSLError as e:
-        raise TlsError(f"cannot pin the box's certificate: {e}") from e
-    return ctx
-

@@ -11,7 +11,9 @@ Two modes. A *final* is the line that is kept: beam search with word timestamps.
 decode at temperature 0 only, so the same audio always gives the same text; faster-whisper's
 fallback to sampling at higher temperatures was, in our measurements, where invented
 sentences came from (loops are cut by ``drop_loops`` and ``max_new_tokens`` instead). Both
-get only the speech the VAD finds, with 0.5 s either side.
+get only the utterance's speech, with 0.5 s either side: its bounds come with the request
+(``speech``), found once by the segmenter's VAD with the configured thresholds; the engine
+runs no VAD of its own.
 
 The encoder window. Whisper's encoder always reads a 30-s window; an utterance is a few
 seconds, the rest is padding, and on a 2-core box that padding is most of the cost (Whisper
@@ -38,7 +40,6 @@ import numpy as np
 
 from courtbox.audio.types import SPEECH_RATE
 from courtbox.transcribe.normalize import normalize_zh
-from courtbox.transcribe.vad import speech_spans
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ LOW_WORD_PROB = 0.5
 MAX_COMPRESSION_RATIO = 2.4  # faster-whisper's threshold for a failed decode
 WINDOW_PAD_S = 2  # seconds of padding the encoder window keeps after the utterance
 PARTIAL_WINDOW_S = 10  # a partial's shortest window: cheaper, and shorter ones wander
-TAIL_S = 0.5  # audio kept before the first and after the last speech the VAD finds
+TAIL_S = 0.5  # audio kept before the first and after the last speech the VAD found
 # (0.2 s cost 0.23 CER points on aishell-dev: the first and last syllables lose their onset)
 END_SLACK_S = 0.3  # a segment ending this close to the end of speech is the last one
 TOKENS_PER_S = 12  # generous for Mandarin (about 5 characters a second, 1–2 tokens each)
@@ -192,18 +193,18 @@ class WhisperEngine:
                            self.model.max_length - prompt))
 
     def recognize(self, audio: np.ndarray, offset_s: float = 0.0,
-                  extra_hotwords: tuple[str, ...] = (), mode: Mode = "final") -> Recognition:
-        """Recognise one utterance starting at ``offset_s`` on the hearing timeline."""
+                  extra_hotwords: tuple[str, ...] = (), mode: Mode = "final",
+                  speech: tuple[float, float] | None = None) -> Recognition:
+        """Recognise one utterance starting at ``offset_s`` on the hearing timeline;
+        ``speech``: where in ``audio`` its speech begins and ends, in seconds (None: all of
+        it is speech)."""
         o = self.options
         started = time.perf_counter()
         # Whisper writes text into silence it is given (before and after the speech, and
-        # wherever a sampling fallback wanders): it gets the speech with TAIL_S either side,
-        # or nothing at all.
-        spans = speech_spans(audio)
-        if not spans:
-            return Recognition(text="", compute_s=time.perf_counter() - started)
-        first = max(0, round((spans[0][0] - TAIL_S) * SPEECH_RATE))
-        audio = audio[first: round((spans[-1][1] + TAIL_S) * SPEECH_RATE)]
+        # wherever a sampling fallback wanders): it gets the speech with TAIL_S either side.
+        speech_start, speech_end = speech or (0.0, len(audio) / SPEECH_RATE)
+        first = max(0, round((speech_start - TAIL_S) * SPEECH_RATE))
+        audio = audio[first: round((speech_end + TAIL_S) * SPEECH_RATE)]
         offset_s += first / SPEECH_RATE
         language = None if o.language == "auto" else o.language
         hotwords = " ".join((*o.hotwords, *extra_hotwords)) or None
@@ -224,7 +225,7 @@ class WhisperEngine:
             max_new_tokens=self._max_new_tokens(seconds, hotwords),
             vad_filter=False,
         )
-        speech_end = spans[-1][1] - first / SPEECH_RATE
+        speech_end -= first / SPEECH_RATE
         texts: list[str] = []
         words: list[Word] = []
         logprobs: list[float] = []

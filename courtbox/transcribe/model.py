@@ -12,7 +12,6 @@ rather than fed to the recogniser. Nothing is downloaded, ever.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -21,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from courtbox.errors import ModelError
+from courtbox.hardware.disk import file_sha256, fsync_dir
 
 logger = logging.getLogger(__name__)
 
@@ -46,14 +46,6 @@ class ModelInfo:
     def as_dict(self) -> dict:
         return {"name": self.name, "source": self.source, "path": str(self.path),
                 "size_bytes": self.size_bytes, "sha256": self.sha256}
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _wheel_file(name: str) -> Path:
@@ -100,11 +92,7 @@ def _assemble(target: Path) -> None:
         if target.exists():
             shutil.rmtree(target)
         os.rename(tmp, target)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(target.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

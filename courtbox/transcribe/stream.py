@@ -15,15 +15,24 @@ the live pipeline, the benchmark's simulated clock and the tests run the same de
 - ``agree`` is LocalAgreement (whisper_streaming): of two successive partial hypotheses of
   the same utterance, their longest common prefix is stable and shown as such; the rest is
   tentative. The final line replaces both.
+- ``LiveTranscript`` is the one state machine the recorder and the benchmark both drive
+  (in the spirit of whisper_streaming's insert-audio / process / finish): ``hear`` takes what
+  the speech front made of a block (``Heard``: the utterances that ended, the ones still
+  going) and answers the jobs to send to the recogniser now; ``recognized`` takes a job's
+  result and answers what it changes (a ``PartialLine`` shown, or the ``Final``). The
+  recogniser's own queue (``JobQueue``) and its clock stay with whoever runs it.
 """
 
 from __future__ import annotations
 
 import collections
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from courtbox.audio.types import Utterance
+from courtbox.audio.types import SPEECH_RATE, Utterance
+
+if TYPE_CHECKING:
+    from courtbox.transcribe.engine import Recognition
 
 Kind = Literal["partial", "final"]
 
@@ -221,3 +230,87 @@ class PartialLines:
     def current(self) -> list[PartialLine]:
         """The lines now shown; safe to call from another thread (a copy, taken at once)."""
         return sorted(list(self._lines.values()), key=lambda line: line.t0)
+
+
+@dataclass(frozen=True)
+class Speaking:
+    """A seat's utterance in progress: the audio so far (``speech_start`` known,
+    ``speech_end`` the end of its last speech frame) and the silence that follows it."""
+
+    utterance: Utterance
+    silence_ms: int
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What the speech front made of one block of audio."""
+
+    position: int  # 16 kHz timeline sample analysed up to
+    ended: tuple[Utterance, ...] = ()  # utterances that ended with this block
+    speaking: tuple[Speaking, ...] = ()  # every seat's utterance still going
+
+
+@dataclass(frozen=True)
+class Final:
+    """The recogniser's answer for an utterance that ended: the line to keep (``result``
+    None: recognition failed, with ``error``)."""
+
+    utterance: Utterance
+    result: Recognition | None
+    error: str | None = None
+
+
+@dataclass
+class TranscriptStats:
+    finals: int = 0  # final jobs asked for
+    partials: int = 0  # partial jobs asked for
+    shown: int = 0  # partial results that changed a line on screen
+
+
+class LiveTranscript:
+    """From utterance events to recogniser jobs, and from results to what is shown.
+
+    Pure and synchronous: no I/O, no threads, no clock (``now`` is passed in, on whatever
+    clock the caller runs). Not thread-safe: a caller that hears on one thread and takes
+    results on another holds a lock around both (``lines.current`` alone may be read from
+    any thread)."""
+
+    def __init__(self, options: StreamOptions | None = None,
+                 hotwords: tuple[str, ...] = ()) -> None:
+        self.options = options or StreamOptions()
+        self.hotwords = hotwords
+        self.policy = PartialPolicy(self.options)
+        self.lines = PartialLines()
+        self.stats = TranscriptStats()
+
+    def hear(self, heard: Heard, now: float) -> list[Job]:
+        """The jobs to send to the recogniser now: a final for each utterance that ended,
+        in order, then a partial for each utterance in progress that is due one."""
+        jobs: list[Job] = []
+        for u in heard.ended:
+            self.policy.finished(u.id)
+            jobs.append(Job("final", u, now, self.hotwords))
+        self.stats.finals += len(heard.ended)
+        for s in heard.speaking:
+            u = s.utterance
+            speech_s = (heard.position - u.speech_start) / SPEECH_RATE
+            if self.policy.due(u.id, speech_s, s.silence_ms):
+                jobs.append(Job("partial", u, now, self.hotwords))
+                self.stats.partials += 1
+        return jobs
+
+    def recognized(self, job: Job, result: Recognition | None, error: str | None = None
+                   ) -> PartialLine | Final | None:
+        """A job's result: the ``Final`` of a final job; for a partial, the line it
+        changed, or None when it shows nothing (no text, or its final came first)."""
+        u = job.utterance
+        if job.kind == "final":
+            self.lines.final(u.id, u.seat)
+            return Final(u, result, error)
+        if result is None or not result.text:
+            return None
+        line = self.lines.update(u.id, u.seat, u.t0, result.text)
+        if line is not None:
+            self.policy.shown(u.id)
+            self.stats.shown += 1
+        return line

@@ -8,8 +8,8 @@ be fed a few windows at a time and gives exactly what one pass over the whole fi
 ``SileroVad`` runs on one ONNX session per process (one thread: the analysis thread is not
 the place to compete with the recogniser for cores; onnxruntime sessions may be shared
 between threads) and keeps one ``_Stream`` of state per seat. It is stateful and not
-thread-safe: one thread feeds it. ``speech_spans`` runs it over a whole recording: the
-recogniser uses it to skip audio without speech and to cut trailing silence.
+thread-safe: one thread feeds it. It runs once, in the speech front: the utterances it cuts
+carry their speech bounds to the recogniser, which runs no VAD of its own.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from courtbox.audio.types import SPEECH_RATE
 from courtbox.errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -102,30 +101,3 @@ class SileroVad:
             out[i] = s.speaking
         return out
 
-
-def speech_spans(audio: np.ndarray, options: VadOptions | None = None,
-                 min_silence_ms: int = 300) -> list[tuple[float, float]]:
-    """Where a whole mono 16 kHz recording carries speech, in seconds; pauses shorter than
-    ``min_silence_ms`` do not split a span. Empty when there is no speech."""
-    vad = SileroVad(1, options)
-    probs = vad.probabilities(0, audio)
-    o = vad.options
-    spans: list[tuple[float, float]] = []
-    speaking, start, last = False, 0, 0
-    step = WINDOW / SPEECH_RATE
-    gap = max(1, round(min_silence_ms / 1000 / step))
-    for i, p in enumerate(probs):
-        if p >= (o.neg_threshold if speaking else o.threshold):
-            if not speaking:
-                if spans and i - last <= gap:
-                    start = round(spans.pop()[0] / step)
-                else:
-                    start = i
-                speaking = True
-            last = i + 1
-        elif speaking:
-            speaking = False
-            spans.append((start * step, last * step))
-    if speaking:
-        spans.append((start * step, last * step))
-    return spans

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from courtbox.audio.types import Utterance
+from courtbox.audio.types import SPEECH_RATE, Utterance
 from courtbox.errors import ModelError
 from courtbox.transcribe.engine import EngineOptions, Recognition
 from courtbox.transcribe.stream import Job, JobQueue, Kind
@@ -29,6 +29,18 @@ from courtbox.transcribe.stream import Job, JobQueue, Kind
 logger = logging.getLogger(__name__)
 
 ResultCallback = Callable[[Utterance, Recognition | None, str | None], None]
+
+
+def job_request(job: Job) -> tuple:
+    """The arguments of ``WhisperEngine.recognize`` for ``job``: what the recogniser process
+    is sent (the bench hands the same to its own engine), the utterance's speech bounds
+    included, so that the recogniser needs no VAD of its own."""
+    u = job.utterance
+    speech = None
+    if u.speech_start >= 0 and u.speech_end >= 0:
+        speech = ((u.speech_start - u.start) / SPEECH_RATE,
+                  (u.speech_end - u.start) / SPEECH_RATE)
+    return (u.audio, u.t0, job.hotwords, job.kind, speech)
 
 
 def _worker_main(options: EngineOptions, jobs: mp.Queue, results: mp.Queue) -> None:
@@ -43,10 +55,10 @@ def _worker_main(options: EngineOptions, jobs: mp.Queue, results: mp.Queue) -> N
         results.put(("failed", None, f"{type(e).__name__}: {e}"))
         return
     while (job := jobs.get()) is not None:
-        key, audio, offset, hotwords, mode = job
+        key, *request = job
         results.put(("busy", key, None))
         try:
-            results.put(("done", key, engine.recognize(audio, offset, hotwords, mode)))
+            results.put(("done", key, engine.recognize(*request)))
         except Exception as e:  # noqa: BLE001 - one bad utterance must not end the worker
             results.put(("error", key, f"{type(e).__name__}: {e}"))
 
@@ -210,8 +222,7 @@ class RecognizerProcess:
         if job is None:
             return
         self._inflight = job.key
-        u = job.utterance
-        self._jobs.put((job.key, u.audio, u.t0, job.hotwords, job.kind))
+        self._jobs.put((job.key, *job_request(job)))
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until every submitted utterance has its result."""

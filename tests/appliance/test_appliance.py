@@ -21,23 +21,17 @@ from courtbox.config import load_config
 from courtbox.room.courtroom import Courtroom
 from courtbox.room.live import LiveHub
 from courtbox.room.stack import RecordingStack
-from tests.conftest import RunningAgent, courtbox_cmd
+from tests.conftest import RunningAgent, courtbox_cmd, run_courtbox
 
 UNITS = ("courtbox-agent.service", "courtbox-central.service")
 needs_systemd_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
                                            reason="systemd-analyze is not installed")
 
 
-def courtbox(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*courtbox_cmd(), *args], capture_output=True, text=True,
-                          timeout=120)
-
-
 @pytest.fixture()
 def installed(tmp_path: Path) -> Path:
     root = tmp_path / "root"
-    r = courtbox("install", "--root", str(root), "--central")
-    assert r.returncode == 0, r.stderr
+    run_courtbox("install", "--root", str(root), "--central", timeout=120)
     return root
 
 
@@ -47,7 +41,7 @@ def test_install_creates_accounts_config_and_units(installed: Path) -> None:
                      re.M)
     assert re.search(r"^audio:x:\d+:courtbox$", (installed / "etc/group").read_text(), re.M)
     config = installed / "etc/courtbox/agent.toml"
-    assert courtbox("config", "check", "--config", str(config)).returncode == 0
+    run_courtbox("config", "check", "--config", str(config), timeout=120)
     for unit in UNITS:
         text = (installed / "etc/systemd/system" / unit).read_text()
         assert f"ExecStart={Path(courtbox_cmd()[0])} " in text
@@ -59,7 +53,7 @@ def test_install_creates_accounts_config_and_units(installed: Path) -> None:
     assert "SupplementaryGroups=audio" in agent and "WatchdogSec=" in agent
     # A second install keeps the technician's config.
     config.write_text(config.read_text() + "\n# edited\n")
-    assert courtbox("install", "--root", str(installed)).returncode == 0
+    run_courtbox("install", "--root", str(installed), timeout=120)
     assert config.read_text().endswith("# edited\n")
 
 
@@ -81,8 +75,8 @@ def test_uninstall_keeps_data_and_config(installed: Path) -> None:
     data = installed / "var/lib/courtbox"
     data.mkdir(parents=True)
     (data / "courtbox.db").write_bytes(b"evidence")
-    r = courtbox("uninstall", "--root", str(installed))
-    assert r.returncode == 0 and "kept: the data" in r.stdout
+    r = run_courtbox("uninstall", "--root", str(installed), timeout=120)
+    assert "kept: the data" in r.stdout
     assert not any((installed / "etc/systemd/system" / u).exists() for u in UNITS)
     assert (data / "courtbox.db").read_bytes() == b"evidence"
     assert (installed / "etc/courtbox/agent.toml").exists()

@@ -15,7 +15,7 @@ import opencc
 import soundfile as sf
 
 from courtbox.appliance.demo import sample_dir
-from tests.conftest import courtbox_cmd
+from tests.conftest import courtbox_cmd, run_courtbox
 
 T2S = opencc.OpenCC("t2s")
 
@@ -24,10 +24,8 @@ def test_demo_fast_json_records_and_transcribes_the_sample(tmp_path: Path, model
                                                            sample: dict) -> None:
     """The whole sample hearing: archived, chained, transcribed per seat, CER printed."""
     data = tmp_path / "data"
-    result = subprocess.run([*courtbox_cmd(), "demo", "--fast", "--json", "--port", "0",
-                             "--data-dir", str(data)], capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stderr
+    result = run_courtbox("demo", "--fast", "--json", "--port", "0", "--data-dir", str(data),
+                          timeout=600)
     summary = json.loads(result.stdout)
     assert {"hearing_id", "seats", "final_lines", "cer", "audio_seconds",
             "wall_seconds"} <= set(summary)
@@ -110,10 +108,7 @@ def test_transcribe_writes_json_txt_and_srt(tmp_path: Path, model_dir: Path,
                                             aishell_wavs: dict[Path, str]) -> None:
     """A mono file is transcribed offline to the three formats."""
     wav = next(iter(aishell_wavs))
-    result = subprocess.run([*courtbox_cmd(), "transcribe", str(wav), "-o",
-                             str(tmp_path / "out")], capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr
+    run_courtbox("transcribe", str(wav), "-o", str(tmp_path / "out"), timeout=300)
     doc = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
     assert doc["seats"][0]["id"] == "speaker" and doc["lines"]
     assert "发言人：" in (tmp_path / "out.txt").read_text(encoding="utf-8")
@@ -125,9 +120,8 @@ def test_demo_with_a_missing_seat_channel_says_so(tmp_path: Path, model_dir: Pat
     """A seat map that needs more channels than the file has is one clear error."""
     wav = tmp_path / "mono.wav"
     sf.write(str(wav), np.zeros(16000, dtype=np.int16), 16000)
-    result = subprocess.run([*courtbox_cmd(), "demo", "--audio", str(wav), "--fast",
-                             "--port", "0", "--seats", "presiding_judge,clerk"],
-                            capture_output=True, text=True, timeout=120)
+    result = run_courtbox("demo", "--audio", str(wav), "--fast", "--port", "0", "--seats",
+                          "presiding_judge,clerk", check=False, timeout=120)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"courtbox: error: {wav} has 1 channel(s); the seats need 2"]

@@ -4,12 +4,11 @@ resumes the paused one where it stood."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
 from courtbox.record.store import Store
-from tests.conftest import RunningAgent, courtbox_cmd
+from tests.conftest import RunningAgent, run_courtbox
 
 
 def _store_read(data: Path, fn):
@@ -40,9 +39,7 @@ def test_sigterm_closes_the_part_and_a_restart_carries_on(tmp_path: Path,
     segments = _store_read(agent.data, lambda s: s.segments(live))
     assert sum(s["frames"] for s in segments) / 16000 >= 6.5
     assert not any(s["defective"] for s in segments)
-    verify = subprocess.run([*courtbox_cmd(), "verify", "--data-dir", str(agent.data)],
-                            capture_output=True, text=True)
-    assert verify.returncode == 0, verify.stdout + verify.stderr
+    run_courtbox("verify", "--data-dir", str(agent.data))
 
     again = RunningAgent(tmp_path / "second", transcribe=False, data=agent.data)
     try:
@@ -74,6 +71,4 @@ def test_sigterm_closes_the_part_and_a_restart_carries_on(tmp_path: Path,
     actions = _store_read(agent.data, lambda s: [a["action"]
                                                  for a in s.db["audit_log"].rows])
     assert actions.count("agent.start") == 2 and actions.count("agent.stop") >= 2
-    verify = subprocess.run([*courtbox_cmd(), "verify", "--data-dir", str(agent.data)],
-                            capture_output=True, text=True)
-    assert verify.returncode == 0, verify.stdout + verify.stderr
+    run_courtbox("verify", "--data-dir", str(agent.data))

@@ -9,15 +9,13 @@ by running the CLI with ``HOME`` set to a temporary directory.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import alsa_file_device, courtbox_cmd, seats_toml
+from tests.conftest import alsa_file_device, run_courtbox, seats_toml
 
 RATE, CHANNELS, SECONDS = 48000, 8, 11
 
@@ -34,7 +32,7 @@ def _room(tmp_path: Path, samples: np.ndarray, device: str = "courtbox_mics",
     config.write_text(f'[audio]\nbackend = "{backend}"\ndevice = "{device}"\n'
                       f'sample_rate = {RATE}\n'
                       f'segment_seconds = 5\n\n{seats}', encoding="utf-8")
-    return {"env": {**os.environ, "HOME": str(home)}, "config": str(config)}
+    return {"env": {"HOME": str(home)}, "config": str(config)}
 
 
 @pytest.mark.parametrize("backend", ["sounddevice", "pyaudio"])
@@ -46,11 +44,9 @@ def test_recording_through_portaudio_archives_exactly_the_input(tmp_path: Path,
     samples = rng.integers(-12000, 12000, size=(RATE * SECONDS, CHANNELS), dtype=np.int16)
     room = _room(tmp_path, samples, backend=backend)
     data = tmp_path / "data"
-    result = subprocess.run(
-        [*courtbox_cmd(), "record", "--config", room["config"], "--data-dir", str(data),
-         "--case-number", "(2026)测试1号", "--duration", str(SECONDS), "--no-transcribe",
-         "--json"], env=room["env"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    result = run_courtbox("record", "--config", room["config"], "--data-dir", str(data),
+                          "--case-number", "(2026)测试1号", "--duration", str(SECONDS),
+                          "--no-transcribe", "--json", env=room["env"], timeout=120)
     summary = json.loads(result.stdout)
     assert summary["frames"] == RATE * SECONDS and summary["segments"] == 3
     assert summary["source"] == "courtbox_mics"
@@ -58,17 +54,15 @@ def test_recording_through_portaudio_archives_exactly_the_input(tmp_path: Path,
     decoded = [sf.read(str(p), dtype="int16", always_2d=True)[0] for p in segments]
     assert [len(d) for d in decoded] == [5 * RATE, 5 * RATE, 1 * RATE]
     assert np.array_equal(np.concatenate(decoded), samples)
-    check = subprocess.run([*courtbox_cmd(), "verify", "--data-dir", str(data)],
-                           capture_output=True, text=True, timeout=60)
-    assert check.returncode == 0 and check.stdout.startswith("OK"), check.stdout
+    check = run_courtbox("verify", "--data-dir", str(data), timeout=60)
+    assert check.stdout.startswith("OK"), check.stdout
 
 
 def test_devices_lists_the_alsa_device(tmp_path: Path) -> None:
     """``courtbox devices`` shows the device with its channels and marks the configured one."""
     room = _room(tmp_path, np.zeros((RATE, 2), dtype=np.int16))
-    result = subprocess.run([*courtbox_cmd(), "devices", "--json", "--config", room["config"]],
-                            env=room["env"], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
+    result = run_courtbox("devices", "--json", "--config", room["config"], env=room["env"],
+                          timeout=60)
     devices = {d["name"]: d for d in json.loads(result.stdout)}
     assert devices["courtbox_mics"]["channels"] >= 8 and devices["courtbox_mics"]["configured"]
 
@@ -76,10 +70,9 @@ def test_devices_lists_the_alsa_device(tmp_path: Path) -> None:
 def test_missing_device_is_named(tmp_path: Path) -> None:
     """A config naming a device that is not there fails with one line naming it."""
     room = _room(tmp_path, np.zeros((RATE, 2), dtype=np.int16), device="Polycom 8ch")
-    result = subprocess.run(
-        [*courtbox_cmd(), "record", "--config", room["config"], "--data-dir",
-         str(tmp_path / "data"), "--case-number", "x", "--no-transcribe"],
-        env=room["env"], capture_output=True, text=True, timeout=60)
+    result = run_courtbox("record", "--config", room["config"], "--data-dir",
+                          str(tmp_path / "data"), "--case-number", "x", "--no-transcribe",
+                          env=room["env"], check=False, timeout=60)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(

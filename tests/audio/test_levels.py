@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import soundfile as sf
 from courtbox.appliance.demo import sample_dir
 from courtbox.audio.levels import LevelMeter, LevelReport, MeterOptions
 from courtbox.audio.types import Block
-from tests.conftest import courtbox_cmd
+from tests.conftest import run_courtbox
 
 
 def _meter(data: np.ndarray, rate: int, **options: float) -> list[LevelReport]:
@@ -71,11 +70,9 @@ def test_a_dead_microphone_reaches_the_audit_log(tmp_path: Path) -> None:
     sf.write(str(source), audio, rate)
     config = tmp_path / "agent.toml"
     config.write_text("[audio]\ndead_mic_minutes = 0.2\n", encoding="utf-8")
-    result = subprocess.run(
-        [*courtbox_cmd(), "record", "--config", str(config), "--data-dir", str(tmp_path / "d"),
-         "--case-number", "x", "--audio", str(source), "--no-transcribe", "--json"],
-        capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    result = run_courtbox("record", "--config", str(config), "--data-dir", str(tmp_path / "d"),
+                          "--case-number", "x", "--audio", str(source), "--no-transcribe",
+                          "--json", timeout=120)
     assert "channel 4 has been silent" in result.stderr
     db = sqlite3.connect(tmp_path / "d" / "courtbox.db")
     rows = db.execute("SELECT detail FROM audit_log WHERE action = 'audio.dead_mic'").fetchall()

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from courtbox import config as config_module
 
+from courtbox import config as config_module
 from courtbox.config import ROLE_NAMES, Config, load_config, seats_from_spec
 from courtbox.errors import ConfigError
+from tests.conftest import run_courtbox
 
 FULL_TOML = """
 [court]
@@ -75,19 +72,6 @@ def problems(tmp_path: Path, text: str) -> list[str]:
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path / "agent.toml", text))
     return info.value.problems
-
-
-def courtbox_cmd() -> list[str]:
-    exe = shutil.which("courtbox")
-    return [exe] if exe else [sys.executable, "-m", "courtbox.cli"]
-
-
-def run_cli(*args: str, env_extra: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != config_module.CONFIG_ENV}
-    env.update(env_extra or {})
-    return subprocess.run([*courtbox_cmd(), *args], capture_output=True, text=True,
-                          env=env, timeout=60)
 
 
 def assert_defaults(config: Config) -> None:
@@ -237,7 +221,7 @@ def test_seats_from_spec_rejects_a_bad_role_naming_the_item() -> None:
 def test_cli_check_bad_file_exits_2_with_one_error_line_per_problem(tmp_path: Path) -> None:
     """Errors go to stderr as ``courtbox: error: <key>: ...`` lines; stdout stays empty."""
     path = write(tmp_path / "bad.toml", '[court]\nromo = "x"\n[model]\nbeam_size = 0\n')
-    result = run_cli("config", "check", "--config", str(path))
+    result = run_courtbox("config", "check", "--config", str(path), check=False)
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -258,19 +242,19 @@ def test_cli_check_reads_the_configured_tls_certificate(tmp_path: Path) -> None:
                             (good.cert_path, other.key_path, "is not the key of")):
         path = write(tmp_path / "tls.toml", f'[api]\ntls_cert = "{cert}"\n'
                      f'tls_key = "{key}"\n')
-        result = run_cli("config", "check", "--config", str(path))
+        result = run_courtbox("config", "check", "--config", str(path), check=False)
         assert result.returncode == 2, result.stderr
         (line,) = result.stderr.splitlines()
         assert line.startswith("courtbox: error: api.tls_cert: ") and said in line, line
     path = write(tmp_path / "tls.toml", f'[api]\ntls_cert = "{good.cert_path}"\n'
                  f'tls_key = "{good.key_path}"\n')
-    assert run_cli("config", "check", "--config", str(path)).returncode == 0
+    run_courtbox("config", "check", "--config", str(path))
 
 
 def test_cli_check_missing_file_exits_2(tmp_path: Path) -> None:
     """A --config that does not exist is a config error naming the file."""
     path = tmp_path / "nope.toml"
-    result = run_cli("config", "check", "--config", str(path))
+    result = run_courtbox("config", "check", "--config", str(path), check=False)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [f"courtbox: error: {path}: no such config file"]
@@ -279,8 +263,7 @@ def test_cli_check_missing_file_exits_2(tmp_path: Path) -> None:
 def test_cli_check_json_round_trips_the_values(tmp_path: Path) -> None:
     """A good file exits 0 and --json prints the resolved config, equal to load_config's."""
     path = write(tmp_path / "agent.toml", FULL_TOML)
-    result = run_cli("config", "check", "--config", str(path), "--json")
-    assert result.returncode == 0, result.stderr
+    result = run_courtbox("config", "check", "--config", str(path), "--json")
     printed = json.loads(result.stdout)
     assert printed == load_config(path).model_dump(mode="json")
     assert Config.model_validate(printed).model_dump() == load_config(path).model_dump()
@@ -295,8 +278,8 @@ def test_cli_check_honours_env_and_config_option_beats_it(tmp_path: Path) -> Non
     env_file = write(tmp_path / "env.toml", "[api]\nport = 9001\n")
     arg_file = write(tmp_path / "arg.toml", "[api]\nport = 9002\n")
     env = {config_module.CONFIG_ENV: str(env_file)}
-    from_env = run_cli("config", "check", "--json", env_extra=env)
-    from_arg = run_cli("config", "check", "--json", "--config", str(arg_file), env_extra=env)
+    from_env = run_courtbox("config", "check", "--json", env=env)
+    from_arg = run_courtbox("config", "check", "--json", "--config", str(arg_file), env=env)
     assert json.loads(from_env.stdout)["api"]["port"] == 9001
     assert json.loads(from_arg.stdout)["api"]["port"] == 9002
 
@@ -304,17 +287,15 @@ def test_cli_check_honours_env_and_config_option_beats_it(tmp_path: Path) -> Non
 def test_cli_check_data_dir_overrides_the_file(tmp_path: Path) -> None:
     """--data-dir replaces storage.data_dir in the resolved config."""
     path = write(tmp_path / "agent.toml", '[storage]\ndata_dir = "/srv/courtbox"\n')
-    result = run_cli("config", "check", "--json", "--config", str(path),
-                     "--data-dir", str(tmp_path / "d"))
-    assert result.returncode == 0, result.stderr
+    result = run_courtbox("config", "check", "--json", "--config", str(path),
+                          "--data-dir", str(tmp_path / "d"))
     assert json.loads(result.stdout)["storage"]["data_dir"] == str(tmp_path / "d")
 
 
 def test_cli_check_text_output_names_the_file_it_read(tmp_path: Path) -> None:
     """The ``# config OK (...)`` header names the --config file, not 'defaults only'."""
     path = write(tmp_path / "agent.toml", "[api]\nport = 9003\n")
-    result = run_cli("config", "check", "--config", str(path))
-    assert result.returncode == 0, result.stderr
+    result = run_courtbox("config", "check", "--config", str(path))
     lines = result.stdout.splitlines()
     assert lines[0] == f"# config OK ({path})", lines[0]
     assert "port = 9003" in lines

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from courtbox.cli import cli
+from courtbox.cli.main import cli
 from courtbox.config import describe_fields
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")

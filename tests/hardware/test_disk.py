@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import courtbox_cmd, seats_toml
+from tests.conftest import courtbox_cmd, run_courtbox, seats_toml
 
 RATE, CHANNELS, SECONDS, RESERVE_MB = 48000, 8, 16, 16
 
@@ -73,6 +73,4 @@ def test_disk_full_mid_hearing_loses_nothing(tmp_path: Path, small_disk: Path) -
     assert not any(s[3] for s in segments)
     decoded = np.concatenate([sf.read(str(data / s[0]), dtype="int16")[0] for s in segments])
     assert np.array_equal(decoded, samples)
-    check = subprocess.run([*courtbox_cmd(), "verify", "--data-dir", str(data)],
-                           capture_output=True, text=True, timeout=60)
-    assert check.returncode == 0, check.stdout
+    run_courtbox("verify", "--data-dir", str(data), timeout=60)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from courtbox.config import parse_config
-from courtbox.hardware.health import Every, alarms, read_probes, temperature_c
+from courtbox.hardware.health import Every, Thresholds, alarms, read_probes, temperature_c
 from courtbox.record.store import Store
 from tests.conftest import RunningAgent
 
@@ -27,8 +27,8 @@ def test_probes_read_this_machine(tmp_path: Path) -> None:
 
 
 def test_thresholds_from_the_config_make_alarms() -> None:
-    limits = parse_config({"health": {"temperature_max_c": 80, "disk_hours_min": 10}}
-                          ).health.thresholds()
+    limits = Thresholds.of(parse_config(
+        {"health": {"temperature_max_c": 80, "disk_hours_min": 10}}).health)
     probes = {"disk": {"hours_left": 3.0, "full": False}, "temperature_c": 91.5,
               "cpu": {"load_per_core": 0.5}, "memory": {"available_pct": 50.0},
               "clock_synced": False, "audio_device": {"present": False,

@@ -13,69 +13,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 from PIL import Image  # reportlab's own dependency
 
 from courtbox.record.export import load_record, render
 from courtbox.record.store import Store
-from courtbox.record.transcript import correct_line, sign_off
-from tests.conftest import courtbox_cmd
-
-LINES = [("presiding_judge", 0.5, 3.0, "现在开庭。请原告陈述诉讼请求。"),
-         ("plaintiff", 3.5, 8.0, "请求判令被告支付货款30万元及违约金。"),
-         ("defendant", 8.5, 11.0, "被告对原告提交的证据有异议。")]
+from tests.conftest import RECORDED_CASE, run_courtbox
 
 
-@pytest.fixture()
-def recorded(tmp_path: Path) -> tuple[Path, str]:
-    """A closed hearing in a real store: segments on disk, lines, a correction, a pause,
-    an annotation and two sign-offs."""
-    from courtbox.config import load_config
-    from courtbox.record.hearing import (
-        HearingInfo,
-        close_hearing,
-        open_hearing,
-        pause_hearing,
-        resume_hearing,
-        start_hearing,
-    )
-
-    data = tmp_path / "data"
-    store = Store.in_dir(data)
-    config = load_config(None, data_dir=data)
-    info = HearingInfo(case_number="(2026)京0105民初123号", case_type="民事",
-                       title="买卖合同纠纷", panel=["张审判长"], clerk="李书记员",
-                       parties=["北京甲科技有限公司", "王某"])
-    hid = open_hearing(store, config, info, actor="clerk1", sample_rate=16000)
-    start_hearing(store, hid, actor="clerk1")
-    seg = data / "audio" / hid / "seg.flac"
-    seg.parent.mkdir(parents=True)
-    sf.write(seg, np.zeros((16000 * 12, 4), dtype="int16"), 16000, format="FLAC")
-    for n, (seat, t0, t1, text) in enumerate(LINES):
-        store.add_final(hearing_id=hid, utterance_id=f"u{n}", seat=seat, t0=t0, t1=t1,
-                        text=text, words=[], avg_logprob=-0.3)
-    correct_line(store, hid, "u2", text="被告对原告提交的证据真实性有异议。", base_revision=0,
-                 user="clerk1")
-    store.add_annotation(hearing_id=hid, t=9.0, label="异议", text="被告对证据提出异议",
-                         author="judge1")
-    pause_hearing(store, hid, actor="clerk1", reason="mediation")
-    resume_hearing(store, hid, actor="clerk1")
-    close_hearing(store, hid, actor="clerk1")
-    sign_off(store, hid, user="clerk1", role="clerk")
-    sign_off(store, hid, user="judge1", role="judge")
-    store.close()
-    return data, hid
-
-
-def test_txt_srt_vtt_json_carry_the_record(recorded: tuple[Path, str]) -> None:
-    data, hid = recorded
+def test_txt_srt_vtt_json_carry_the_record(recorded_hearing: tuple[Path, str]) -> None:
+    data, hid = recorded_hearing
     store = Store.in_dir(data)
     try:
         record = load_record(store, hid)
     finally:
         store.close()
     txt = render(record, "txt").decode()
-    for needle in ("庭审笔录", "示例人民法院", "(2026)京0105民初123号", "张审判长", "王某",
+    for needle in ("庭审笔录", "示例人民法院", RECORDED_CASE, "张审判长", "王某",
                    "审判长：现在开庭", "原告：请求判令被告支付货款30万元", "真实性有异议",
                    "休庭（调解）", "继续开庭", "【异议】被告对证据提出异议", "笔录校验值",
                    record.integrity["transcript_sha256"], "签署（书记员）：clerk1",
@@ -91,15 +44,14 @@ def test_txt_srt_vtt_json_carry_the_record(recorded: tuple[Path, str]) -> None:
     assert doc["integrity"]["audio_chain_head"] == record.integrity["audio_chain_head"]
 
 
-def test_docx_opens_with_python_docx(recorded: tuple[Path, str], tmp_path: Path) -> None:
+def test_docx_opens_with_python_docx(recorded_hearing: tuple[Path, str],
+                                     tmp_path: Path) -> None:
     from docx import Document
 
-    data, hid = recorded
+    data, hid = recorded_hearing
     out = tmp_path / "笔录.docx"
-    result = subprocess.run([*courtbox_cmd(), "export", hid, "--format", "docx", "-o",
-                             str(out), "--data-dir", str(data)], capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    run_courtbox("export", hid, "--format", "docx", "-o", str(out), "--data-dir", str(data),
+                 timeout=120)
     doc = Document(str(out))
     text = "\n".join(p.text for p in doc.paragraphs)
     cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
@@ -109,14 +61,12 @@ def test_docx_opens_with_python_docx(recorded: tuple[Path, str], tmp_path: Path)
 
 
 @pytest.mark.skipif(not shutil.which("pdftoppm"), reason="poppler-utils: scripts/setup.sh")
-def test_pdf_embeds_its_cjk_font_and_renders_the_chinese(recorded: tuple[Path, str],
-                                                         tmp_path: Path) -> None:
-    data, hid = recorded
+def test_pdf_embeds_its_cjk_font_and_renders_the_chinese(
+        recorded_hearing: tuple[Path, str], tmp_path: Path) -> None:
+    data, hid = recorded_hearing
     out = tmp_path / "笔录.pdf"
-    result = subprocess.run([*courtbox_cmd(), "export", "(2026)京0105民初123号", "-f", "pdf",
-                             "-o", str(out), "--data-dir", str(data)], capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    run_courtbox("export", RECORDED_CASE, "-f", "pdf", "-o", str(out), "--data-dir", str(data),
+                 timeout=120)
     fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True).stdout
     cjk = [line for line in fonts.splitlines() if "WenQuanYi" in line or "UMing" in line]
     assert cjk and all(line.split()[-5] == "yes" for line in cjk), fonts  # emb = yes
@@ -134,15 +84,13 @@ def test_pdf_embeds_its_cjk_font_and_renders_the_chinese(recorded: tuple[Path, s
     shutil.copy(next(tmp_path.glob("page*.png")), artifacts / "export-pdf-page1.png")
 
 
-def test_export_names_what_is_wrong(tmp_path: Path, recorded: tuple[Path, str]) -> None:
-    data, _ = recorded
-    r = subprocess.run([*courtbox_cmd(), "export", "nope", "-f", "txt", "-o",
-                        str(tmp_path / "x"), "--data-dir", str(data)], capture_output=True,
-                       text=True)
+def test_export_names_what_is_wrong(tmp_path: Path, recorded_hearing: tuple[Path, str]) -> None:
+    data, _ = recorded_hearing
+    r = run_courtbox("export", "nope", "-f", "txt", "-o", str(tmp_path / "x"), "--data-dir",
+                     str(data), check=False)
     assert r.returncode == 1 and "no hearing nope" in r.stderr
-    r = subprocess.run([*courtbox_cmd(), "export", "x", "-f", "txt", "-o",
-                        str(tmp_path / "x"), "--data-dir", str(tmp_path / "empty")],
-                       capture_output=True, text=True)
+    r = run_courtbox("export", "x", "-f", "txt", "-o", str(tmp_path / "x"), "--data-dir",
+                     str(tmp_path / "empty"), check=False)
     assert r.returncode == 1 and "no courtbox database" in r.stderr
 
 
@@ -150,9 +98,8 @@ def test_user_add_checks_its_input_and_never_stores_the_password(tmp_path: Path)
     data = tmp_path / "data"
 
     def add(name: str, role: str, password: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*courtbox_cmd(), "user", "add", name, "--role", role,
-                               "--password-stdin", "--data-dir", str(data)],
-                              input=password + "\n", capture_output=True, text=True)
+        return run_courtbox("user", "add", name, "--role", role, "--password-stdin",
+                            "--data-dir", str(data), input=password + "\n", check=False)
 
     assert add("zhang", "clerk", "a long secret").returncode == 0
     r = add("zhang", "judge", "a long secret")
@@ -161,8 +108,7 @@ def test_user_add_checks_its_input_and_never_stores_the_password(tmp_path: Path)
     assert r.returncode == 1 and "at least 8" in r.stderr
     r = add("li", "janitor", "a long secret")
     assert r.returncode == 2 and "janitor" in r.stderr
-    listed = subprocess.run([*courtbox_cmd(), "user", "list", "--data-dir", str(data)],
-                            capture_output=True, text=True).stdout
+    listed = run_courtbox("user", "list", "--data-dir", str(data)).stdout
     assert re.search(r"zhang\s+clerk\s+active", listed)
     db = (data / "courtbox.db").read_bytes()
     assert b"a long secret" not in db
@@ -172,9 +118,7 @@ def test_user_add_checks_its_input_and_never_stores_the_password(tmp_path: Path)
         assert [a["action"] for a in store.db["audit_log"].rows] == ["user.add"]
     finally:
         store.close()
-    r = subprocess.run([*courtbox_cmd(), "user", "disable", "zhang", "--data-dir",
-                        str(data)], capture_output=True, text=True)
-    assert r.returncode == 0
+    run_courtbox("user", "disable", "zhang", "--data-dir", str(data))
     store = Store.in_dir(data)
     try:
         from courtbox.record.users import login

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -21,21 +20,16 @@ from courtbox.record.hearing import (
 from courtbox.record.store import Store
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.in_dir(tmp_path)
-
-
-def _open(store: Store, tmp_path: Path) -> str:
-    config = load_config("/dev/null", data_dir=tmp_path)
+def _open(store: Store) -> str:
+    config = load_config("/dev/null", data_dir=store.path.parent)
     return open_hearing(store, config, HearingInfo("(2026)沪0101民初9号", case_type="民事",
                                                    panel=["张三"], parties=["甲公司", "乙"]),
                         actor="clerk1", sample_rate=48000)
 
 
-def test_full_lifecycle_is_audited_with_actor_and_reason(store: Store, tmp_path: Path) -> None:
+def test_full_lifecycle_is_audited_with_actor_and_reason(store: Store) -> None:
     """open → start → pause(休庭) → resume → pause(other) → resume → close, all logged."""
-    hid = _open(store, tmp_path)
+    hid = _open(store)
     start_hearing(store, hid, actor="clerk1")
     pause_hearing(store, hid, actor="clerk1", reason="recess")
     assert store.hearing(hid)["state"] == "paused"
@@ -58,10 +52,10 @@ def test_full_lifecycle_is_audited_with_actor_and_reason(store: Store, tmp_path:
     ([], "pause"), ([], "resume"), (["start"], "start"), (["start"], "resume"),
     (["start", "pause"], "pause"), (["close"], "start"), (["close"], "close"),
 ])
-def test_transitions_out_of_order_are_refused(store: Store, tmp_path: Path,
-                                              steps: list[str], bad: str) -> None:
+def test_transitions_out_of_order_are_refused(store: Store, steps: list[str], bad: str
+                                              ) -> None:
     """A transition the state does not allow raises HearingError naming the state."""
-    hid = _open(store, tmp_path)
+    hid = _open(store)
     actions = {"start": lambda: start_hearing(store, hid, actor="c"),
                "pause": lambda: pause_hearing(store, hid, actor="c", reason="mediation"),
                "resume": lambda: resume_hearing(store, hid, actor="c"),
@@ -74,9 +68,9 @@ def test_transitions_out_of_order_are_refused(store: Store, tmp_path: Path,
     assert store.hearing(hid)["state"] == state
 
 
-def test_pause_reasons_are_checked(store: Store, tmp_path: Path) -> None:
+def test_pause_reasons_are_checked(store: Store) -> None:
     """Unknown reasons and 'other' without a text are refused; the hearing keeps recording."""
-    hid = _open(store, tmp_path)
+    hid = _open(store)
     start_hearing(store, hid, actor="c")
     with pytest.raises(HearingError, match="not one of recess"):
         pause_hearing(store, hid, actor="c", reason="lunch")
@@ -90,6 +84,6 @@ def test_the_hearings_own_names_and_case_number_become_hotwords() -> None:
     from courtbox.record.hearing import hearing_hotwords
 
     hearing = {"case_number": "(2026)京0105民初123号", "clerk": "王芳",
-               "panel": '["张三", "李四"]', "parties": '["北京某某科技有限公司", "张三", " "]'}
+               "panel": ["张三", "李四"], "parties": ["北京某某科技有限公司", "张三", " "]}
     assert hearing_hotwords(hearing) == ("(2026)京0105民初123号", "王芳", "张三", "李四",
                                          "北京某某科技有限公司")

@@ -1,59 +1,31 @@
-"""``courtbox verify`` finds any altered byte of a segment and any altered row."""
+"""``courtbox verify`` finds any altered byte of a segment, any altered row and any
+signature not the box's, and writes nothing."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import sqlite3
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from courtbox.audio.archive import ArchiveWriter
-from courtbox.audio.types import Block
-from courtbox.config import load_config
-from courtbox.record.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
-from courtbox.record.store import Store
+from courtbox.record.chain import decode_signature, signature_valid
+from courtbox.record.identity import Ed25519Signer, load_identity
 from courtbox.record.verify import verify
-from tests.conftest import courtbox_cmd
-
-
-@pytest.fixture
-def recorded(tmp_path: Path) -> tuple[Path, str]:
-    """A closed hearing with three archived segments, two final lines and an annotation."""
-    config = load_config("/dev/null", data_dir=tmp_path)
-    store = Store.in_dir(tmp_path)
-    hid = open_hearing(store, config, HearingInfo("(2026)京0105民初1号"), actor="clerk",
-                       sample_rate=16000)
-    start_hearing(store, hid, actor="clerk")
-    archive = ArchiveWriter(tmp_path, hid, part=1, sample_rate=16000, channels=4,
-                            segment_seconds=5, prev_sha256=None,
-                            on_segment=lambda s: store.add_segment(s.as_row()))
-    archive.start()
-    rng = np.random.default_rng(3)
-    data = rng.integers(-3000, 3000, size=(16000 * 12, 4), dtype=np.int16)
-    for i in range(0, len(data), 1600):
-        archive.put(Block(i, data[i:i + 1600]))
-    archive.close()
-    for n, text in enumerate(["现在开庭。", "原告陈述诉讼请求。"]):
-        store.add_final(hearing_id=hid, utterance_id=f"u{n}", seat="presiding_judge",
-                        t0=n * 3.0, t1=n * 3.0 + 2.5, text=text,
-                        words=[{"w": text, "t0": 0.0, "t1": 1.0, "p": 0.9}], avg_logprob=-0.3)
-    store.add_annotation(hearing_id=hid, t=4.0, label="举证", text="原告出示证据一", author="clerk")
-    close_hearing(store, hid, actor="clerk")
-    store.close()
-    return tmp_path, hid
+from tests.conftest import run_courtbox
 
 
 def _run(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*courtbox_cmd(), "verify", "--data-dir", str(data_dir), *args],
-                          capture_output=True, text=True, timeout=60)
+    return run_courtbox("verify", "--data-dir", str(data_dir), *args, check=False, timeout=60)
 
 
-def test_untouched_record_verifies(recorded: tuple[Path, str]) -> None:
+def test_untouched_record_verifies(recorded_hearing: tuple[Path, str]) -> None:
     """A hearing as recorded passes, on the command line too."""
-    data_dir, hid = recorded
+    data_dir, hid = recorded_hearing
     report = verify(data_dir)
     assert report.ok and report.hearings[0].segments == 3
     result = _run(data_dir, "--json")
@@ -61,9 +33,9 @@ def test_untouched_record_verifies(recorded: tuple[Path, str]) -> None:
     assert json.loads(result.stdout)["hearings"][0]["hearing_id"] == hid
 
 
-def test_one_flipped_byte_in_a_segment_is_named(recorded: tuple[Path, str]) -> None:
+def test_one_flipped_byte_in_a_segment_is_named(recorded_copy: tuple[Path, str]) -> None:
     """A single altered byte inside the second segment breaks the chain right there."""
-    data_dir, hid = recorded
+    data_dir, hid = recorded_copy
     seg = sorted(data_dir.rglob("seg-00002.flac"))[0]
     raw = bytearray(seg.read_bytes())
     raw[len(raw) // 2] ^= 0x01
@@ -85,9 +57,9 @@ def test_one_flipped_byte_in_a_segment_is_named(recorded: tuple[Path, str]) -> N
      " SELECT id, 'x', 'clerk', 9, 10, '补录', 'final', '2026' FROM hearings",
      "has no outbox record"),
 ])
-def test_an_altered_row_is_named(recorded: tuple[Path, str], sql: str, needle: str) -> None:
+def test_an_altered_row_is_named(recorded_copy: tuple[Path, str], sql: str, needle: str) -> None:
     """Editing the database behind courtbox's back is found and named."""
-    data_dir, _ = recorded
+    data_dir, _ = recorded_copy
     db = sqlite3.connect(data_dir / "courtbox.db")
     db.execute(sql)
     db.commit()
@@ -102,3 +74,48 @@ def test_missing_database_is_one_clear_error(tmp_path: Path) -> None:
     result = _run(tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip() == f"courtbox: error: no courtbox database in {tmp_path}"
+
+
+def _listing(root: Path) -> dict[str, tuple]:
+    """Every file and folder under ``root``: size, mtime and (a file's) sha256."""
+    out: dict[str, tuple] = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+        out[str(path.relative_to(root))] = (st.st_size, st.st_mtime_ns, st.st_mode, digest)
+    return out
+
+
+def test_verify_of_a_read_only_copy_writes_nothing_and_checks_every_signature(
+        recorded_copy: tuple[Path, str]) -> None:
+    """A read-only copy verifies without a byte written beside it (tests run as root, whom
+    chmod does not stop: so every file is compared, too); one outbox signature replaced by
+    a valid signature of another key over the same entry is named."""
+    data_dir, hid = recorded_copy
+    subprocess.run(["chmod", "-R", "a-w", str(data_dir)], check=True)
+    before = _listing(data_dir)
+    try:
+        result = _run(data_dir)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.startswith("OK ") and hid in result.stdout
+        assert verify(data_dir).ok
+        assert _listing(data_dir) == before
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(data_dir)], check=True)
+
+    db = sqlite3.connect(data_dir / "courtbox.db")
+    seq, digest = db.execute("SELECT seq, sha256 FROM outbox WHERE hearing_id = ? AND"
+                             " kind = 'transcript' ORDER BY seq LIMIT 1", [hid]).fetchone()
+    other = Ed25519Signer(Ed25519PrivateKey.generate())
+    forged = base64.b64encode(other.sign(digest.encode("ascii"))).decode("ascii")
+    db.execute("UPDATE outbox SET signature = ? WHERE seq = ?", [forged, seq])
+    db.commit()
+    db.close()
+    box = load_identity(data_dir, create=False).signer
+    assert signature_valid("ed25519", other.public_key(), digest, decode_signature(forged))
+    assert not signature_valid("ed25519", box.public_key(), digest, decode_signature(forged))
+    result = _run(data_dir)
+    assert result.returncode == 1, result.stdout
+    assert "BROKEN" in result.stdout
+    assert (f"outbox seq {seq} (transcript u0:0): signature does not verify with the "
+            "box's key") in result.stdout, result.stdout

@@ -4,7 +4,6 @@ the bench's no-speech recordings; and the streaming pipeline on a long monologue
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from courtbox.room.bench import ManifestEntry, SimulatedRun
 from courtbox.transcribe.engine import EngineOptions, WhisperEngine
 from courtbox.transcribe.metrics import char_errors
 from courtbox.transcribe.normalize import scoring_form
-from tests.conftest import courtbox_cmd
+from tests.conftest import run_courtbox
 
 ROOT = Path(__file__).resolve().parents[2]
 AISHELL = ROOT / "bench" / "speech" / "aishell-dev"
@@ -28,9 +27,8 @@ def _aishell(n: int) -> list[tuple[Path, str]]:
 
 def bench(manifest: Path, lines: list[str], *options: str) -> dict:
     manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    result = subprocess.run([*courtbox_cmd(), "bench", "--manifest", str(manifest), "--json",
-                             *options], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
+    result = run_courtbox("bench", "--manifest", str(manifest), "--json", *options,
+                          timeout=600)
     return json.loads(result.stdout)
 
 
@@ -62,8 +60,7 @@ def test_bench_reports_accuracy_latency_and_cost_and_no_text_without_speech(
 def test_bench_manifest_mistakes_name_file_and_line(tmp_path: Path) -> None:
     manifest = tmp_path / "bad.tsv"
     manifest.write_text("# ok\nmissing.flac\tsome text\nno-tab-here\n", encoding="utf-8")
-    result = subprocess.run([*courtbox_cmd(), "bench", "--manifest", str(manifest)],
-                            capture_output=True, text=True, timeout=60)
+    result = run_courtbox("bench", "--manifest", str(manifest), check=False, timeout=60)
     assert result.returncode == 2
     errors = result.stderr.strip().splitlines()
     assert errors[0].startswith("courtbox: error: ") and f"{manifest}:2: no such audio" in \

@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 
 from courtbox.appliance.demo import sample_dir
-from tests.conftest import courtbox_cmd
+from tests.conftest import courtbox_cmd, run_courtbox
 
 ROUNDS = 20
 SEGMENT_S = 5
@@ -30,28 +30,24 @@ def test_kill_9_loses_at_most_the_segment_in_progress(tmp_path: Path) -> None:
     config = tmp_path / "agent.toml"
     config.write_text(f"[audio]\nsegment_seconds = {SEGMENT_S}\n", encoding="utf-8")
     data = tmp_path / "data"
-    base = [*courtbox_cmd(), "record", "--config", str(config), "--data-dir", str(data),
-            "--no-transcribe"]
+    base = ["record", "--config", str(config), "--data-dir", str(data), "--no-transcribe"]
     rng = random.Random(2026)
     for n in range(ROUNDS):
-        proc = subprocess.Popen([*base, "--case-number", f"(2026)断电{n}号", "--audio",
-                                 str(source)], stdout=subprocess.PIPE,
+        proc = subprocess.Popen([*courtbox_cmd(), *base, "--case-number", f"(2026)断电{n}号",
+                                 "--audio", str(source)], stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True)
         line = proc.stdout.readline()
         assert line.startswith("recording "), line
         time.sleep(rng.uniform(0.05, 7.5))  # in the first segment, or in the second
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-    final = subprocess.run([*base, "--case-number", "(2026)恢复号", "--audio", str(tail),
-                            "--json"], capture_output=True, text=True, timeout=120)
-    assert final.returncode == 0, final.stderr
+    run_courtbox(*base, "--case-number", "(2026)恢复号", "--audio", str(tail), "--json",
+                 timeout=120)
 
     db = sqlite3.connect(data / "courtbox.db")
     db.row_factory = sqlite3.Row
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    check = subprocess.run([*courtbox_cmd(), "verify", "--data-dir", str(data)],
-                           capture_output=True, text=True, timeout=120)
-    assert check.returncode == 0, check.stdout
+    check = run_courtbox("verify", "--data-dir", str(data), timeout=120)
     assert check.stdout.count("OK ") == ROUNDS + 1
     assert not list(data.rglob("*.partial"))
 

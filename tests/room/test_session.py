@@ -23,7 +23,7 @@ def test_pause_and_resume_make_two_parts_on_one_timeline(tmp_path: Path) -> None
     clip = tmp_path / "clip.flac"
     sf.write(str(clip), audio[: 2 * rate], rate)
     config = load_config("/dev/null", data_dir=tmp_path / "data")
-    seats = [s.model_dump() for s in config.seats]
+    seats = config.seats
     with RecordingStack(config, tmp_path / "data", transcribe=False) as stack:
         hid = stack.writer.call(lambda s: open_hearing(
             s, config, HearingInfo("(2026)休庭1号"), actor="clerk", sample_rate=rate))

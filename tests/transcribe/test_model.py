@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from courtbox.transcribe.model import (
     model_info,
     resolve_model,
 )
+from tests.conftest import run_courtbox
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +47,13 @@ def model_dir_of(cache: Path) -> Path:
     return path
 
 
-def courtbox_cmd() -> list[str]:
-    exe = shutil.which("courtbox")
-    return [exe] if exe else [sys.executable, "-m", "courtbox.cli"]
-
-
-def run_cli(tmp_path: Path, config_text: str, *args: str) -> subprocess.CompletedProcess[str]:
+def model_info_cli(tmp_path: Path, config_text: str, *, check: bool = True
+                   ) -> subprocess.CompletedProcess[str]:
+    """``courtbox model info --json`` with ``config_text`` as its config, a cache of its own."""
     config = tmp_path / "agent.toml"
     config.write_text(config_text, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k != "COURTBOX_CONFIG"}
-    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
-    return subprocess.run([*courtbox_cmd(), *args, "--config", str(config)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return run_courtbox("model", "info", "--json", "--config", str(config), check=check,
+                        env={"XDG_CACHE_HOME": str(tmp_path / "xdg")}, timeout=120)
 
 
 def test_bundled_model_is_assembled_with_the_recorded_hashes(good_cache: Path) -> None:
@@ -168,9 +163,7 @@ def test_model_info_configured(good_cache: Path, tmp_path: Path) -> None:
 
 def test_cli_model_info_json(good_cache: Path, tmp_path: Path) -> None:
     """``courtbox model info --json`` uses storage.cache_dir and prints path, size, sha256."""
-    result = run_cli(tmp_path, f'[storage]\ncache_dir = "{good_cache}"\n',
-                     "model", "info", "--json")
-    assert result.returncode == 0, result.stderr
+    result = model_info_cli(tmp_path, f'[storage]\ncache_dir = "{good_cache}"\n')
     info = json.loads(result.stdout)
     assert info == model_info(None, good_cache).as_dict()
     assert info["path"] == str(model_dir_of(good_cache))
@@ -181,7 +174,7 @@ def test_cli_model_info_json(good_cache: Path, tmp_path: Path) -> None:
 
 def test_cli_model_info_missing_path_exits_1(tmp_path: Path) -> None:
     """A configured model.path that does not exist: exit 1, one error line naming it."""
-    result = run_cli(tmp_path, '[model]\npath = "/nonexistent"\n', "model", "info", "--json")
+    result = model_info_cli(tmp_path, '[model]\npath = "/nonexistent"\n', check=False)
     assert result.returncode == 1
     assert result.stdout == ""
     lines = result.stderr.splitlines()

@@ -13,8 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, RunningAgent
-from tests.sync.test_sync import cli
+from tests.conftest import PASSWORD, RunningAgent, run_courtbox
 
 
 def test_bad_requests_are_refused_and_the_recording_goes_on(tmp_path: Path,
@@ -55,8 +54,8 @@ def test_bad_requests_are_refused_and_the_recording_goes_on(tmp_path: Path,
             assert r.status_code == 413
 
             # ../ in every path parameter: never a file outside what the route serves.
-            token = cli("sync", "enroll", "probe", "--config", str(agent.config)
-                        ).stdout.split("--token ")[1].split()[0]
+            token = run_courtbox("sync", "enroll", "probe", "--config", str(agent.config)
+                                 ).stdout.split("--token ")[1].split()[0]
             for path, headers in (
                     ("/api/v1/sync/blobs/..%2F..%2Fcourtbox.db", {"Authorization":
                                                                  f"Bearer {token}"}),

@@ -1,0 +1,231 @@
+"""The bench's paperwork: the manifest it reads, what it measures of each file, and the
+report it prints (``courtbox bench``; the drivers are in ``room.bench``).
+
+A manifest lists recordings, one per line: ``path<TAB>reference[<TAB>language]`` (paths
+relative to the manifest; ``#`` lines and blank lines are skipped; an empty reference means
+"no speech here": every character recognised counts as an error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from courtbox.audio.types import Utterance
+from courtbox.errors import ConfigError
+from courtbox.transcribe.metrics import ErrorCount, errors_for
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    path: Path
+    reference: str
+    language: str = "zh"
+
+
+def read_manifest(path: Path, default_language: str = "zh") -> list[ManifestEntry]:
+    """Parse a bench manifest; every problem is a ``ConfigError`` naming file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([f"--manifest {path}: cannot read: {e}"]) from e
+    entries: list[ManifestEntry] = []
+    problems: list[str] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) not in (2, 3):
+            problems.append(f"{path}:{n}: expected path<TAB>reference[<TAB>language], "
+                            f"found {len(fields)} field(s)")
+            continue
+        audio = (path.parent / fields[0].strip()).resolve()
+        language = fields[2].strip() if len(fields) == 3 else default_language
+        if not audio.is_file():
+            problems.append(f"{path}:{n}: no such audio file {audio}")
+        elif language not in ("zh", "en"):
+            problems.append(f"{path}:{n}: language must be zh or en, not {language!r}")
+        else:
+            entries.append(ManifestEntry(audio, fields[1].strip(), language))
+    if problems:
+        raise ConfigError(problems, str(path))
+    if not entries:
+        raise ConfigError([f"{path}: the manifest lists no audio file"], str(path))
+    return entries
+
+
+@dataclass
+class UtteranceTiming:
+    id: str
+    speech_t0: float
+    speech_t1: float
+    first_text_at: float | None = None  # clock time the first partial (or final) appeared
+    final_at: float | None = None
+    partials: int = 0
+
+    @property
+    def first_latency(self) -> float | None:
+        return None if self.first_text_at is None else self.first_text_at - self.speech_t0
+
+    @property
+    def final_latency(self) -> float | None:
+        return None if self.final_at is None else self.final_at - self.speech_t1
+
+
+@dataclass
+class FileResult:
+    entry: ManifestEntry
+    duration_s: float
+    channels: int
+    lines: list[dict] = field(default_factory=list)  # finals: seat, t0, t1, text
+    timings: dict[str, UtteranceTiming] = field(default_factory=dict)
+    busy_s: float = 0.0  # recogniser compute
+    front_s: float = 0.0  # segmenter + VAD compute (simulated clock only)
+    offline_text: str | None = None
+    offline_s: float = 0.0
+    max_lag_s: float = 0.0
+    max_queue: int = 0
+    worker_rss_mb: float = 0.0  # the recogniser process's peak (realtime only)
+
+    @property
+    def text(self) -> str:
+        sep = " " if self.entry.language == "en" else ""
+        return sep.join(ln["text"] for ln in sorted(self.lines, key=lambda x: x["t0"]))
+
+    def errors(self) -> ErrorCount:
+        return errors_for(self.entry.language, self.entry.reference, self.text)
+
+    def offline_errors(self) -> ErrorCount | None:
+        if self.offline_text is None:
+            return None
+        return errors_for(self.entry.language, self.entry.reference, self.offline_text)
+
+    def on_partial(self, u: Utterance, at: float) -> None:
+        t = self._timing(u)
+        t.partials += 1
+        if t.first_text_at is None:
+            t.first_text_at = at
+
+    def on_final(self, u: Utterance, text: str, at: float) -> None:
+        t = self._timing(u)
+        t.speech_t1 = u.speech_t1
+        t.final_at = at
+        if t.first_text_at is None and text:
+            t.first_text_at = at
+        if text:
+            self.lines.append({"seat": u.seat, "t0": round(u.t0, 3), "t1": round(u.t1, 3),
+                               "text": text})
+
+    def _timing(self, u: Utterance) -> UtteranceTiming:
+        if u.id not in self.timings:
+            self.timings[u.id] = UtteranceTiming(u.id, u.speech_t0, u.speech_t1)
+        return self.timings[u.id]
+
+    def as_dict(self) -> dict:
+        e, off = self.errors(), self.offline_errors()
+        return {
+            "path": str(self.entry.path), "language": self.entry.language,
+            "duration_s": round(self.duration_s, 3), "channels": self.channels,
+            "reference": self.entry.reference, "final_text": self.text,
+            "errors": e.errors, "reference_length": e.reference_length,
+            "offline_text": self.offline_text,
+            "offline_errors": off.errors if off else None,
+            "utterances": [{"id": t.id, "speech_t0": round(t.speech_t0, 3),
+                            "speech_t1": round(t.speech_t1, 3), "partials": t.partials,
+                            "first_partial_latency_s": _round(t.first_latency),
+                            "final_latency_s": _round(t.final_latency)}
+                           for t in self.timings.values() if t.final_at is not None],
+            "busy_s": round(self.busy_s, 3), "max_lag_s": round(self.max_lag_s, 3),
+        }
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)
+
+
+@dataclass
+class BenchReport:
+    files: list[FileResult]
+    realtime: bool
+    wall_s: float
+    peak_rss_mb: float
+    model: dict
+
+    def summary(self) -> dict:
+        audio_s = sum(f.duration_s for f in self.files)
+        total = sum((f.errors() for f in self.files), ErrorCount(0, 0))
+        offline = [f.offline_errors() for f in self.files]
+        off = (sum(offline, ErrorCount(0, 0)) if all(o is not None for o in offline)
+               else None)
+        timings = [t for f in self.files for t in f.timings.values() if t.final_at]
+        first = [t.first_latency for t in timings if t.first_latency is not None]
+        final = [t.final_latency for t in timings if t.final_latency is not None]
+        metric = "wer" if all(f.entry.language == "en" for f in self.files) else "cer"
+        busy = sum(f.busy_s for f in self.files)
+        return {
+            "files": len(self.files), "audio_seconds": round(audio_s, 3),
+            "clock": "wall (realtime)" if self.realtime else "simulated",
+            "metric": metric,
+            "final": _rate(total), "offline": _rate(off) if off else None,
+            "utterances": len(timings),
+            "with_partial": sum(1 for t in timings if t.partials),
+            "first_partial_latency_s": _percentiles(first),
+            "final_latency_s": _percentiles(final),
+            "rtf": round(busy / audio_s, 4) if audio_s else None,
+            "front_rtf": (round(sum(f.front_s for f in self.files) / audio_s, 4)
+                          if audio_s and not self.realtime else None),
+            "max_lag_s": round(max((f.max_lag_s for f in self.files), default=0.0), 3),
+            "max_queue": max((f.max_queue for f in self.files), default=0),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "offline_rtf": (round(sum(f.offline_s for f in self.files) / audio_s, 4)
+                            if off and audio_s else None),
+            "wall_seconds": round(self.wall_s, 1), "model": self.model,
+        }
+
+    def as_dict(self) -> dict:
+        return {**self.summary(), "per_file": [f.as_dict() for f in self.files]}
+
+
+def _rate(e: ErrorCount) -> dict:
+    return {"rate": round(e.rate, 4), "errors": e.errors, "reference_length":
+            e.reference_length}
+
+
+def _percentiles(values: list[float]) -> dict | None:
+    if not values:
+        return None
+    return {"p50": round(float(np.percentile(values, 50)), 3),
+            "p95": round(float(np.percentile(values, 95)), 3),
+            "max": round(float(max(values)), 3), "n": len(values)}
+
+
+def format_report(summary: dict) -> str:
+    def pct(r: dict | None) -> str:
+        if r is None:
+            return "—"
+        if not r["reference_length"]:
+            return f"{r['errors']} character(s) recognised where nobody spoke"
+        return f"{r['rate']:.2%} ({r['errors']}/{r['reference_length']})"
+
+    def lat(p: dict | None) -> str:
+        return "—" if p is None else f"p50 {p['p50']:.2f} s, p95 {p['p95']:.2f} s " \
+                                     f"(max {p['max']:.2f} s, n={p['n']})"
+
+    m = summary["metric"].upper()
+    lines = [
+        f"files: {summary['files']}, audio {summary['audio_seconds']:.1f} s, "
+        f"clock: {summary['clock']}, model {summary['model']['name']}",
+        f"{m} of final lines:      {pct(summary['final'])}",
+        f"{m} offline (same model): {pct(summary['offline'])}",
+        f"first partial latency:  {lat(summary['first_partial_latency_s'])}",
+        f"final latency:          {lat(summary['final_latency_s'])}",
+        f"utterances: {summary['utterances']}, with a partial: {summary['with_partial']}",
+        f"real-time factor:       {summary['rtf']} (speech front "
+        f"{summary['front_rtf'] if summary['front_rtf'] is not None else '—'}), "
+        f"max lag {summary['max_lag_s']:.2f} s, max queue {summary['max_queue']}",
+        f"peak RSS:               {summary['peak_rss_mb']:.0f} MB; "
+        f"wall {summary['wall_seconds']:.0f} s",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,46 @@
+"""What a hearing's recording tells the room as it happens: ``RoomEvents``.
+
+One sink, handed to the recorder once (``Courtroom`` → ``HearingSession`` → ``Recorder``):
+a *final* line once it is durable in the store, a *partial* line while a seat still speaks
+(never stored: the final replaces it), and a *levels* report ten times a second. The
+courtroom implements it for the live pages; ``courtbox record`` and the demo print finals;
+the benchmark times them. Each method is called on one of the recorder's threads and must
+not block; an exception is logged by the recorder and does not stop recording.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from courtbox.audio.levels import LevelReport
+    from courtbox.transcribe.stream import PartialLine
+
+
+class RoomEvents(Protocol):
+    def final(self, hearing_id: str, line: dict) -> None:
+        """A final line, durable: the store's row (``id`` included) plus the utterance's
+        speech bounds ``speech_t0``/``speech_t1``."""
+
+    def partial(self, hearing_id: str, line: PartialLine) -> None:
+        """What a seat still speaking has said so far."""
+
+    def levels(self, hearing_id: str, report: LevelReport) -> None:
+        """Every channel's meter reading, alarms and dead microphones for one window."""
+
+
+class Quiet:
+    """Takes every event and does nothing: the default, and a base for a sink that wants
+    only some of them."""
+
+    def final(self, hearing_id: str, line: dict) -> None:
+        return None
+
+    def partial(self, hearing_id: str, line: PartialLine) -> None:
+        return None
+
+    def levels(self, hearing_id: str, report: LevelReport) -> None:
+        return None
+
+
+QUIET = Quiet()
