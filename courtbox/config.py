@@ -18,12 +18,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from courtbox.config_arrays import ArrayConfig, check_arrays
 from courtbox.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("/etc/courtbox/agent.toml")
@@ -63,6 +65,19 @@ class CourtSection(_Section):
                        description="Name of the court this box belongs to.")
     room: str = Field("第一科技法庭", min_length=1, max_length=100,
                       description="Name of the courtroom the box records.")
+    timezone: str = Field("Asia/Shanghai", min_length=1, max_length=64,
+                          description="The court's time zone (IANA name): the local time "
+                          "of the pages and the exports.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone (e.g. Asia/Shanghai)") from None
+        return value
 
 
 class StorageSection(_Section):
@@ -106,12 +121,18 @@ class AudioSection(_Section):
 
 
 class Seat(_Section):
-    channel: int = Field(ge=0, le=63, description="Input channel (0-based) of the seat's mic.")
+    channel: int | None = Field(None, ge=0, le=63, description="Input channel (0-based) of "
+                                "the seat's mic; at an array: its reference capsule.")
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$",
                     description="Stable seat id, e.g. presiding_judge, plaintiff_2.")
     role: Role = Field(description="The seat's role in the hearing.")
     name: str = Field("", max_length=40,
                       description="Display name such as 审判长; default from the role.")
+    array: str | None = Field(None, description="The [[arrays]] id that hears this seat.")
+    azimuth_deg: float | None = Field(None, ge=-360, le=360, description="Direction seen "
+                                      "from the array, degrees.")
+    elevation_deg: float = Field(0.0, ge=-90, le=90, description="Elevation, degrees.")
+    sector_deg: float = Field(40.0, ge=5, le=180, description="Sector width, degrees.")
 
     @model_validator(mode="after")
     def _default_name(self) -> Seat:
@@ -190,6 +211,20 @@ class ApiSection(_Section):
                           "serve instead of the box's self-signed one; with tls_key.")
     tls_key: str = Field("", description="PEM private key of tls_cert (readable by the "
                          "courtbox user only).")
+    trusted_proxies: list[IPvAnyNetwork] = Field([], max_length=32, description="The court's TLS "
+                                       "proxies: only their X-Forwarded-For is believed.")
+    max_connections: int = Field(1000, ge=16, le=100_000, description="Open connections "
+                                 "at most (lowered to fit the process's file limit).")
+    handshake_timeout_s: float = Field(10.0, ge=1, le=120, description="TLS handshake time.")
+    header_timeout_s: float = Field(10.0, ge=1, le=120, description="First request time.")
+    keep_alive_s: float = Field(5.0, ge=1, le=300, description="Idle time between requests.")
+    login_failures_max: int = Field(5, ge=1, le=100, description="Failed logins of one "
+                                    "account from one address within login_window_s.")
+    login_source_failures_max: int = Field(20, ge=1, le=10_000, description="Failed "
+                                           "logins from one address, any account.")
+    login_window_s: float = Field(300.0, ge=10, le=86_400, description="Login limit window.")
+    login_audit_per_minute: int = Field(60, ge=1, le=10_000, description="Failed logins "
+                                        "audit-logged one by one per minute, box-wide.")
 
     @model_validator(mode="after")
     def _cert_and_key(self) -> ApiSection:
@@ -234,6 +269,7 @@ class Config(_Section):
     api: ApiSection = Field(default_factory=ApiSection)
     sync: SyncSection = Field(default_factory=SyncSection)
     health: HealthSection = Field(default_factory=HealthSection)
+    arrays: list[ArrayConfig] = Field([], max_length=8, description="Microphone arrays.")
 
     _source: str = PrivateAttr("(defaults)")
 
@@ -244,10 +280,14 @@ class Config(_Section):
             seen: set[object] = set()
             for seat in seats:
                 value = getattr(seat, attr)
-                if value in seen:
+                if value in seen and value is not None:
                     raise ValueError(f"{attr} {value!r} is used by more than one seat")
                 seen.add(value)
         return seats
+
+    @model_validator(mode="after")
+    def _seats_and_arrays(self) -> Config:  # one line per problem, each naming its key
+        return check_arrays(self.seats, self.arrays) and self
 
     @property
     def source(self) -> str:
@@ -256,8 +296,8 @@ class Config(_Section):
 
     @property
     def channels(self) -> int:
-        """Channels to capture: enough to reach the highest seat channel."""
-        return max(seat.channel for seat in self.seats) + 1
+        """Channels to capture: enough to reach the highest seat or capsule channel."""
+        return max([s.channel for s in self.seats] + sum((a.channels for a in self.arrays), [])) + 1
 
     def cache_dir(self) -> Path:
         if self.storage.cache_dir is not None:
@@ -284,7 +324,7 @@ def format_validation_error(err: ValidationError) -> list[str]:
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
-        lines.append(f"{key}: {msg}")
+        lines += msg.splitlines() if key == "(top level)" else [f"{key}: {msg}"]
     return lines
 
 
@@ -333,8 +373,8 @@ def describe_fields(model: type[BaseModel] = Config, prefix: str = "") -> list[t
         sub = getattr(ann, "__args__", (ann,))
         nested = [a for a in sub if isinstance(a, type) and issubclass(a, BaseModel)]
         if nested:
-            rows += describe_fields(nested[0], f"{key}." if model is Config and name != "seats"
-                                    else f"{key}[].")
+            rows += describe_fields(nested[0], f"{key}." if model is Config and name not in
+                                    ("seats", "arrays") else f"{key}[].")
         else:
             rows.append((key, field.description or ""))
     return rows

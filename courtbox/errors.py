@@ -72,3 +72,21 @@ class SyncError(CourtboxError):
 class TlsError(CourtboxError):
     """A TLS certificate cannot be made, read or trusted (one the box's key did not
     sign, a key that is not the certificate's)."""
+
+
+class BadText(CourtboxError):
+    """An identifier (case number, user name, display name, seat id) holding a character
+    that is not what it looks like: a bidirectional override, NUL or another control."""
+
+
+class NotYourHearing(CourtboxError):
+    """A sign-off or a close by someone who is not the hearing's own panel or clerk."""
+
+
+class PartyError(CourtboxError):
+    """A party's review refused: no such code, an expired or used one, a hearing not
+    closed, an act already made, a bad signature image."""
+
+
+class BadPartyCode(PartyError):
+    """A party code that is unknown, used, expired or revoked."""

@@ -7,7 +7,9 @@ Ed25519-signed outbox) from real speech (the sample hearing's microphones, loope
 different noise floor per segment so that no two files are alike), and is served by the
 agent's real FastAPI app with its sync API, each on its own loopback port under uvicorn,
 over TLS with its own certificate as ``courtbox run`` serves it.
-The collector is ``courtbox central run --once`` in its own process, as at a court.
+The collector is ``courtbox central run --once`` in its own process, as at a court, into
+the centre's real engines: a PostgreSQL cluster and a SeaweedFS S3 store with Object Lock,
+started on loopback by ``scripts/central_local.py`` for the run.
 
 Reports, for ``--boxes`` boxes of ``--minutes`` each: records/s, MB/s and the wall time to
 pull everything; and for one box holding ``--backlog-hours`` of ``--channels``-channel audio
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import multiprocessing
 import shutil
@@ -42,13 +45,13 @@ def make_box(data_dir: Path, minutes: float, channels: int, seed: int) -> dict:
     """A box that recorded one hearing of ``minutes`` and closed it."""
     from courtbox.audio.archive import ArchiveWriter
     from courtbox.audio.types import Block
-    from courtbox.config import load_config
+    from courtbox.config import Seat, load_config
     from courtbox.record.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
     from courtbox.record.identity import open_store
 
     store = open_store(data_dir)
     config = load_config(None, data_dir=data_dir)
-    seats = [{"channel": c, "id": f"seat_{c}", "role": "other", "name": f"席位{c}"}
+    seats = [Seat(channel=c, id=f"seat_{c}", role="other", name=f"席位{c}")
              for c in range(channels)]
     hid = open_hearing(store, config, HearingInfo(case_number=f"bench-{seed}"),
                        actor="bench", sample_rate=RATE, seats=seats)
@@ -108,14 +111,33 @@ def serve_boxes(dirs: list[Path], ports_file: Path) -> None:
         while not all(s.started for s in servers):
             await asyncio.sleep(0.05)
         ports = [s.servers[0].sockets[0].getsockname()[1] for s in servers]
-        ports_file.write_text(json.dumps({"ports": ports, "tokens": tokens}))
+        partial = ports_file.with_suffix(".partial")
+        partial.write_text(json.dumps({"ports": ports, "tokens": tokens}))
+        partial.rename(ports_file)  # whole or not at all: the reader polls for it
         await asyncio.Event().wait()
 
     asyncio.run(main())
 
 
+def local_centre(root: Path):
+    """A PostgreSQL and a SeaweedFS of scripts/central_local.py, and the central TOML."""
+    spec = importlib.util.spec_from_file_location("central_local",
+                                                  ROOT / "scripts" / "central_local.py")
+    local = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(local)
+    pg = local.LocalPostgres(root / "pg", fast=False)
+    weed = local.LocalSeaweed(root / "seaweedfs")
+    config = root / "central.toml"
+    config.write_text(local.CONFIG.format(dsn=pg.dsn(), root=root, endpoint=weed.endpoint),
+                      encoding="utf-8")
+    return pg, weed, config
+
+
 def pull(boxes: list[dict], dirs: list[Path], central: Path, concurrency: int) -> dict:
     ports_file = central.parent / f"ports-{central.name}.json"
+    central.mkdir(parents=True, exist_ok=True)
+    central.chmod(0o755)
+    pg, weed, config = local_centre(central)
     server = multiprocessing.get_context("spawn").Process(
         target=serve_boxes, args=(dirs, ports_file), daemon=True)
     server.start()
@@ -124,17 +146,21 @@ def pull(boxes: list[dict], dirs: list[Path], central: Path, concurrency: int) -
             time.sleep(0.1)
         served = json.loads(ports_file.read_text())
         exe = shutil.which("courtbox", path=str(Path(sys.executable).parent)) or "courtbox"
+        subprocess.run([exe, "central", "migrate", "--config", str(config)], check=True,
+                       capture_output=True)
         for box, port, token in zip(boxes, served["ports"], served["tokens"], strict=True):
             subprocess.run([exe, "central", "add-box", f"https://127.0.0.1:{port}", "--token",
-                            token, "--fingerprint", box["fingerprint"], "--data-dir",
-                            str(central)], check=True, capture_output=True)
+                            token, "--fingerprint", box["fingerprint"], "--config",
+                            str(config)], check=True, capture_output=True)
         started = time.monotonic()
         result = subprocess.run([exe, "central", "run", "--once", "--concurrency",
-                                 str(concurrency), "--data-dir", str(central)],
+                                 str(concurrency), "--config", str(config)],
                                 capture_output=True, text=True)
         wall = time.monotonic() - started
     finally:
         server.kill()
+        weed.stop()
+        pg.stop()
     if result.returncode != 0:
         sys.exit(f"collector failed:\n{result.stdout}{result.stderr}")
     records = sum(b["records"] for b in boxes)
@@ -156,6 +182,7 @@ def main() -> None:
     report: dict = {}
     with tempfile.TemporaryDirectory(prefix="courtbox-bench-sync-") as tmp:
         tmp = Path(tmp)
+        tmp.chmod(0o755)  # PostgreSQL runs as nobody when we are root: it must reach its folder
         if args.boxes:
             t = time.monotonic()
             dirs = [tmp / f"box{i:03d}" for i in range(args.boxes)]

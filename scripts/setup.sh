@@ -13,8 +13,9 @@ test=0
 packages=(python3 python3-venv libportaudio2 libsndfile1 alsa-utils fonts-wqy-zenhei)
 # portaudio19-dev builds PyAudio, the optional second capture backend, which tests cover;
 # chromium runs the browser tests (Playwright drives it; no browser download);
-# poppler-utils renders exported PDFs to PNG.
-[ "$test" = 1 ] && packages+=(sox portaudio19-dev chromium poppler-utils)
+# poppler-utils renders exported PDFs to PNG; postgresql is the centre's database, which the
+# tests of tests/central/ start in a temporary cluster (initdb, pg_ctl; no service).
+[ "$test" = 1 ] && packages+=(sox portaudio19-dev chromium poppler-utils postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -29,6 +29,10 @@ from courtbox.record.store import Store
 from courtbox.transcribe.model import bundled_model_dir
 from tests.guards import no_blocking_in_the_event_loop, no_thread_left_behind  # noqa: F401
 
+# The centre's real PostgreSQL and SeaweedFS (session-wide) and a per-test `centre`: for
+# tests/central and for the box's tests that need a centre (restarts, bad input).
+pytest_plugins = ["tests.central.fixtures"]
+
 AISHELL_REFERENCES = {
     "BAC009S0764W0121.wav": "甚至出现交易几乎停滞的情况",
     "BAC009S0764W0122.wav": "一二线城市虽然也处于调整中",
@@ -103,9 +107,14 @@ def recorded_hearing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, st
 
     data = tmp_path_factory.mktemp("recorded") / "data"
     store = open_store(data)
+    from courtbox.record.users import add_user
+    for name, (role, real) in {"clerk1": ("clerk", "李书记员"),
+                               "judge1": ("judge", "张审判长")}.items():
+        add_user(store, name, role, PASSWORD, actor="test", display_name=real)
     config = load_config("/dev/null", data_dir=data)
     info = HearingInfo(case_number=RECORDED_CASE, case_type="民事", title="买卖合同纠纷",
-                       panel=["张审判长"], clerk="李书记员", parties=["北京甲科技有限公司", "王某"])
+                       panel=["张审判长"], clerk="李书记员", parties=["北京甲科技有限公司", "王某"],
+                       panel_users=["judge1"])
     hid = open_hearing(store, config, info, actor="clerk1", sample_rate=16000)
     start_hearing(store, hid, actor="clerk1")
     archive = ArchiveWriter(data, hid, part=1, sample_rate=16000, channels=4,

@@ -29,6 +29,7 @@ import uvicorn
 from courtbox.audio.capture import FileCapture, require_channels
 from courtbox.config import Config, Seat
 from courtbox.errors import AudioError, ConfigError, CourtboxError
+from courtbox.hardware.clock import clock_synchronized
 from courtbox.record.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
 from courtbox.room.events import Quiet
 from courtbox.room.healthwatch import database_check
@@ -228,7 +229,11 @@ def _record(stack: RecordingStack, capture: FileCapture, seats: list[Seat],
     recorder = Recorder(stack, hearing_id, capture, seats, events=Finals())
     live[hearing_id] = recorder
     started = time.monotonic()
-    writer.call(lambda s: start_hearing(s, hearing_id, actor="demo"))
+    synced = clock_synchronized()
+    if synced is not True:  # said once, before the transcript (not a log line inside it)
+        say("note: the system clock is " + ("not synchronised" if synced is False else
+            "of unknown sync state") + ": the demo's times rest on an unverified clock")
+    writer.call(lambda s: start_hearing(s, hearing_id, actor="demo", warn_clock=False))
     recorder.start()
     try:
         recorder.wait_source()

@@ -19,6 +19,11 @@ gap audit-logged (``Courtroom.continue_interrupted``). Under systemd (``Type=not
 agent reports READY once capture, store and API are up, and pings the watchdog only while
 capture is alive (``ping_watchdog``).
 
+Connections are bounded (``courtbox.appliance.connections``: a ceiling within the file
+limit, handshake, first-request and keep-alive timeouts), and so are logins
+(``courtbox.web.logins``, from ``api.login_*`` and ``api.trusted_proxies``): what an
+unauthenticated client sends costs the recording neither descriptors nor writes.
+
 SIGTERM or SIGINT: uvicorn stops accepting requests and closes the live connections, then
 the part being recorded ends (its audio closed, hashed and stored; recognition given a
 short time to catch up), the writer flushes and the store closes. The hearing keeps its
@@ -32,13 +37,16 @@ import ipaddress
 import logging
 import os
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
+from courtbox.appliance.connections import GuardedServer, connection_ceiling
 from courtbox.config import Config
+from courtbox.errors import ConfigError
 from courtbox.hardware.systemd import notify, watchdog_interval
 from courtbox.record.identity import Identity
 from courtbox.record.users import has_admin
@@ -47,9 +55,16 @@ from courtbox.room.healthwatch import HealthWatch
 from courtbox.room.live import LiveHub
 from courtbox.room.stack import RecordingStack
 from courtbox.sync.server import sync_lag, sync_router
-from courtbox.sync.tls import Certificate, TlsError, api_certificate, box_certificate
+from courtbox.sync.tls import (
+    Certificate,
+    ServedCertificate,
+    TlsError,
+    api_certificate,
+    box_certificate,
+)
 from courtbox.web.app import create_app
 from courtbox.web.health import box_health
+from courtbox.web.logins import LoginGate, LoginLimits, flush, flush_every
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +81,7 @@ def is_loopback(host: str) -> bool:
 async def serve(config: Config, *, audio: Path | None = None, transcribe: bool = True,
                 say: Callable[[str], None] = print) -> None:
     data_dir = Path(config.storage.data_dir)
+    port_free(config.api.host, config.api.port)
     with RecordingStack(config, data_dir, transcribe=transcribe,
                         model_required=False) as stack:
         if stack.model_problem:
@@ -85,18 +101,20 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
         if stack.salvaged is None:  # the stack's start-up check just read it whole: "ok"
             watch.database.seed("ok")
         app = create_app(data_dir, courtroom=room, watch=watch, sync_lag=sync_lag)
-        mount_sync(app, identity=stack.store.identity, certificate=cert, data_dir=data_dir)
-        tls = {"ssl_certfile": str(cert.cert_path), "ssl_keyfile": str(cert.key_path)
-               } if cert else {}
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=config.api.port,
-                                               log_level="warning", ws="websockets-sansio",
-                                               timeout_graceful_shutdown=5, **tls))
+        served = ServedCertificate(cert, data_dir, stack.store.identity.box_id
+                                   ) if cert else None
+        mount_sync(app, identity=stack.store.identity, certificate=served, data_dir=data_dir)
+        gate = app.state.logins = LoginGate(LoginLimits.from_api(config.api),
+                                            config.api.trusted_proxies)
+        server = api_server(app, config, host, cert, before_shutdown=hub.close)
         scheme = "https" if cert else "http"
         await asyncio.to_thread(stack.writer.call, lambda s: s.audit(
             "agent", "agent.start", None, host=host, port=config.api.port))
         task = asyncio.create_task(server.serve())
-        keeper = asyncio.create_task(housekeeping(config, stack))
+        keeper = asyncio.create_task(housekeeping(config, stack, renew=served and (
+            lambda: served.renew(server.config.ssl))))
         watcher = asyncio.create_task(watch_health(watch, config.health.interval_s))
+        summaries = asyncio.create_task(flush_every(app.state.api, gate))
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         advertiser = None
@@ -116,6 +134,8 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
             pinger.cancel()
             keeper.cancel()
             watcher.cancel()
+            summaries.cancel()
+            await flush(app.state.api, gate, force=True)  # the refusals counted so far
             if advertiser is not None:
                 await asyncio.to_thread(advertiser.close)
             await asyncio.to_thread(room.shutdown)
@@ -123,14 +143,75 @@ async def serve(config: Config, *, audio: Path | None = None, transcribe: bool =
                                     lambda s: s.audit("agent", "agent.stop", None))
 
 
-def mount_sync(app: FastAPI, *, identity: Identity, certificate: Certificate | None,
+def api_server(app: FastAPI, config: Config, host: str, cert: Certificate | None, *,
+               before_shutdown: Callable[[], None]) -> AgentServer:
+    """uvicorn for the app, its connections bounded (``courtbox.appliance.connections``)."""
+    tls = {"ssl_certfile": str(cert.cert_path), "ssl_keyfile": str(cert.key_path)
+           } if cert else {}
+    ceiling = connection_ceiling(config.api.max_connections)
+    return AgentServer(uvicorn.Config(
+        app, host=host, port=config.api.port, log_level="warning", ws="websockets-sansio",
+        timeout_graceful_shutdown=5, timeout_keep_alive=config.api.keep_alive_s,
+        limit_concurrency=ceiling, **tls), before_shutdown=before_shutdown,
+        ceiling=ceiling, handshake_timeout_s=config.api.handshake_timeout_s,
+        header_timeout_s=config.api.header_timeout_s)
+
+
+class AgentServer(GuardedServer):
+    """uvicorn, stopping as a box should: the live sockets are closed first (1001, going
+    away: the pages say 连接中断 and reconnect to the next start), then uvicorn's own
+    shutdown; a connection left idle a second later (a browser's keep-alive or a TLS
+    close that the peer does not answer) is dropped instead of holding the stop for the
+    graceful timeout and its error line."""
+
+    def __init__(self, config: uvicorn.Config, *, before_shutdown: Callable[[], None],
+                 **guard) -> None:
+        super().__init__(config, **guard)  # GuardedServer: ceiling and timeouts
+        self.before_shutdown = before_shutdown
+
+    async def shutdown(self, sockets=None) -> None:
+        self.before_shutdown()
+        await asyncio.sleep(0.2)  # the live endpoints send their close frames
+        dropper = asyncio.create_task(self._drop_idle(after=1.0))
+        try:
+            await super().shutdown(sockets)
+        finally:
+            dropper.cancel()
+
+    async def _drop_idle(self, after: float) -> None:
+        await asyncio.sleep(after)
+        for connection in list(self.server_state.connections):
+            cycle = getattr(connection, "cycle", None)
+            if cycle is None or cycle.response_complete:
+                connection.transport.abort()
+
+
+def port_free(host: str, port: int) -> None:
+    """A ``ConfigError`` naming ``api.port`` at once where another process listens on it
+    (uvicorn would find out only after the stack and the model are up, in a traceback)."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise ConfigError([f"api.port: port {port} on {host} is in use or cannot be "
+                               f"bound ({e.strerror}); is another courtbox running? "
+                               "Stop it or choose another port (--port)"]) from e
+
+
+def mount_sync(app: FastAPI, *, identity: Identity,
+               certificate: Certificate | ServedCertificate | None,
                data_dir: Path) -> None:
     """The court's pull API (``courtbox.sync.server``) beside the box's own, on the app's
     read connection and writer, with the box's health report as its heartbeat."""
     api = app.state.api
     app.include_router(sync_router(read=api.read, write=api.write, identity=identity,
                                    certificate=certificate, data_dir=data_dir,
-                                   health=lambda: box_health(api)))
+                                   health=lambda: box_health(api),
+                                   submit=api.writer.submit))
 
 
 def served_certificate(config: Config, stack: RecordingStack,
@@ -182,9 +263,11 @@ async def watch_health(watch: HealthWatch, interval: float) -> None:
 RETENTION_CHECK_S = 600.0
 
 
-async def housekeeping(config: Config, stack: RecordingStack) -> None:
+async def housekeeping(config: Config, stack: RecordingStack,
+                       renew: Callable[[], Certificate | None] | None = None) -> None:
     """Every ``RETENTION_CHECK_S``: release the audio the centre has acknowledged and whose
-    retention has passed; alarm when the disk is full and nothing may go."""
+    retention has passed; alarm when the disk is full and nothing may go; ``renew`` the
+    served TLS certificate when it is due (``courtbox.sync.tls.ServedCertificate``)."""
     from courtbox.sync.retention import pressure_alarm, release
 
     data_dir = Path(config.storage.data_dir)
@@ -201,6 +284,20 @@ async def housekeeping(config: Config, stack: RecordingStack) -> None:
                 await asyncio.to_thread(stack.writer.call, alarm)
         except Exception:  # noqa: BLE001 - housekeeping must not stop the agent
             logger.exception("retention check failed")
+        if renew is not None:
+            await renew_certificate(stack, renew)
+
+
+async def renew_certificate(stack: RecordingStack,
+                            renew: Callable[[], Certificate | None]) -> None:
+    """Renew the served certificate when it is due; audit-logged, never fatal."""
+    try:
+        cert = await asyncio.to_thread(renew)
+        if cert is not None:
+            await asyncio.to_thread(stack.writer.call, lambda s: s.audit(
+                "agent", "tls.renewed", None, sha256=cert.sha256))
+    except Exception:  # noqa: BLE001 - an old certificate must not stop the agent
+        logger.exception("renewing the TLS certificate failed")
 
 
 def advertise(config: Config, stack: RecordingStack, host: str, port: int, scheme: str):

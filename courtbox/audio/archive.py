@@ -8,6 +8,14 @@ the previous segment's hash, and a ``SegmentWritten`` is handed to ``on_segment`
 queues it for the database; the archive never waits for SQLite). Layout under the data
 directory: ``audio/<hearing_id>/part-NNN/seg-NNNNN.flac``.
 
+FLAC holds at most 8 channels (its frame header has 3 bits for them), and so does every
+other lossless codec libsndfile writes (ALAC too). A room with more (an 8-capsule array and
+its goosenecks) is archived as ``seg-NNNNN.wav``: one RF64 file (WAV past 4 GB) of int16
+PCM per segment, its header rewritten after every write so an interrupted segment still
+decodes up to its last block. One file per segment keeps everything that follows a segment
+unchanged: its row, its sha256 and chain link, the sync blob the centre pulls, playback and
+salvage. The price is disk: raw PCM, about 1/0.6 of FLAC (``hours_left`` counts it).
+
 A full disk never corrupts the archive. Every second of audio the writer checks free space:
 fewer than ``warn_hours`` of recording left is a ``disk_low`` event; below ``reserve_bytes``
 (or on any write error) it closes what it has cleanly (a segment cut short by a write
@@ -33,16 +41,35 @@ from pathlib import Path
 import soundfile as sf
 
 from courtbox.audio.types import Block, CaptureEvent, SegmentWritten, log_event
-from courtbox.hardware.disk import bytes_per_hour, file_sha256, fsync_dir
+from courtbox.hardware.disk import FLAC_RATIO, bytes_per_hour, file_sha256, fsync_dir
 
 logger = logging.getLogger(__name__)
 
 _END = object()
+FLAC_MAX_CHANNELS = 8
+_SET_UPDATE_HEADER_AUTO = 0x1061  # libsndfile: rewrite a WAV header after every write
 
 
-def defective_name(idx: int) -> str:
+def segment_suffix(channels: int) -> str:
+    """``.flac`` up to FLAC's 8 channels, ``.wav`` (RF64, int16 PCM) beyond."""
+    return ".flac" if channels <= FLAC_MAX_CHANNELS else ".wav"
+
+
+def defective_name(idx: int, suffix: str = ".flac") -> str:
     """The name an interrupted or failed segment is kept under, bytes unchanged."""
-    return f"seg-{idx:05d}.defective.flac"
+    return f"seg-{idx:05d}.defective{suffix}"
+
+
+def open_segment_file(path: Path, sample_rate: int, channels: int) -> sf.SoundFile:
+    """A new segment file for writing: FLAC, or RF64 past 8 channels."""
+    if channels <= FLAC_MAX_CHANNELS:
+        return sf.SoundFile(str(path), mode="w", samplerate=sample_rate, channels=channels,
+                            format="FLAC", subtype="PCM_16")
+    f = sf.SoundFile(str(path), mode="w", samplerate=sample_rate, channels=channels,
+                     format="RF64", subtype="PCM_16")
+    from soundfile import _ffi, _snd  # the one libsndfile command soundfile does not wrap
+    _snd.sf_command(f._file, _SET_UPDATE_HEADER_AUTO, _ffi.NULL, 1)
+    return f
 
 
 def decodable_frames(path: Path) -> tuple[int, int, int]:
@@ -76,6 +103,7 @@ class ArchiveWriter:
         self.sample_rate = sample_rate
         self.channels = channels
         self.segment_frames = segment_seconds * sample_rate
+        self.suffix = segment_suffix(channels)
         self.prev_sha256 = prev_sha256
         self.on_segment = on_segment
         self.on_event = on_event or log_event
@@ -153,7 +181,10 @@ class ArchiveWriter:
         """Once a second of audio: False when below the reserve; warns (once, re-armed
         when space comes back) when fewer than ``warn_hours`` of recording still fit."""
         free = shutil.disk_usage(self.dir).free
-        hours = (free - self.reserve_bytes) / bytes_per_hour(self.channels, self.sample_rate)
+        per_hour = bytes_per_hour(self.channels, self.sample_rate)
+        if self.suffix != ".flac":
+            per_hour /= FLAC_RATIO  # raw PCM
+        hours = (free - self.reserve_bytes) / per_hour
         if hours < self.warn_hours and not self._warned_low:
             self._warned_low = True
             self._event("disk_low", f"only {max(hours, 0):.1f} hours of recording still fit "
@@ -232,7 +263,7 @@ class ArchiveWriter:
         except (OSError, sf.LibsndfileError, RuntimeError):
             logger.warning("closing %s after a write error failed", partial, exc_info=True)
         self._file = None
-        defective = final.with_name(defective_name(self._idx))
+        defective = final.with_name(defective_name(self._idx, self.suffix))
         os.rename(partial, defective)
         frames, _, _ = decodable_frames(defective)
         self._emit(defective, frames, defective=True)
@@ -254,7 +285,7 @@ class ArchiveWriter:
                 self._finish_segment()
 
     def _names(self, idx: int) -> tuple[Path, Path]:
-        final = self.dir / f"seg-{idx:05d}.flac"
+        final = self.dir / f"seg-{idx:05d}{self.suffix}"
         return final, final.with_name(final.name + ".partial")
 
     def _open_segment(self, start: int) -> None:
@@ -262,8 +293,7 @@ class ArchiveWriter:
         _, partial = self._names(self._idx)
         self._seg_start = start
         self._seg_frames = 0
-        self._file = sf.SoundFile(str(partial), mode="w", samplerate=self.sample_rate,
-                                  channels=self.channels, format="FLAC", subtype="PCM_16")
+        self._file = open_segment_file(partial, self.sample_rate, self.channels)
 
     def _finish_segment(self) -> None:
         if self._file is None:

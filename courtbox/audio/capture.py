@@ -99,7 +99,9 @@ class FileCapture:
     """Plays a sound file as if it came from a multichannel microphone."""
 
     def __init__(self, path: Path | str, *, block_ms: int = 100, realtime: bool = True,
-                 channels: int | None = None) -> None:
+                 channels: int | None = None, start_frame: int = 0) -> None:
+        """``start_frame``: where in the file to begin (a rehearsal resumed after a pause
+        goes on from where it stopped); blocks still count from 0."""
         self.path = Path(path)
         info = audio_file_info(self.path)
         self.sample_rate = int(info.samplerate)
@@ -110,6 +112,7 @@ class FileCapture:
         self.realtime = realtime
         self.overflows = 0  # a file drops nothing
         self._position = 0
+        self.start_frame = min(max(0, start_frame), self.frames)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
@@ -117,6 +120,11 @@ class FileCapture:
     @property
     def duration(self) -> float:
         return self.frames / self.sample_rate
+
+    @property
+    def file_position(self) -> int:
+        """The frame of the file the next block would start at."""
+        return self.start_frame + self._position
 
     @property
     def captured_frames(self) -> int:
@@ -132,15 +140,17 @@ class FileCapture:
         return 0.0
 
     def start(self, sink: Sink, on_event: EventSink = log_event) -> None:
-        self._thread = threading.Thread(target=self._run, args=(sink,), name="capture-file",
-                                        daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._run, args=(sink,), name="capture-file",
+                                  daemon=True)
+        thread.start()
+        self._thread = thread  # only once started: a watchdog may wait on it at any time
 
     def _run(self, sink: Sink) -> None:
         t_start = time.monotonic()
         position = 0
         try:
             with sf.SoundFile(str(self.path)) as f:
+                f.seek(self.start_frame)
                 for data in f.blocks(blocksize=self.block_frames, dtype="int16",
                                      always_2d=True):
                     if self.realtime:

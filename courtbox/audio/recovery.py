@@ -3,6 +3,8 @@ salvage what decodes.
 
 Two kinds are found under ``audio/<hearing>/part-NNN/``:
 
+Past 8 channels segments are ``.wav`` (RF64) instead of ``.flac``, handled alike.
+
 - ``seg-NNNNN.flac`` without a database row: the segment was complete, fsynced and renamed,
   but the process died before its row was written. It is a normal segment.
 - ``seg-NNNNN.flac.partial``: the segment in progress when the process died. It is never
@@ -26,7 +28,7 @@ from courtbox.hardware.disk import file_sha256, fsync_dir
 
 logger = logging.getLogger(__name__)
 
-_SEGMENT = re.compile(r"^seg-(\d{5})(\.flac|\.flac\.partial|\.defective\.flac)$")
+_SEGMENT = re.compile(r"^seg-(\d{5})(\.defective)?(\.flac|\.wav)(\.partial)?$")
 _PART = re.compile(r"^part-(\d{3})$")
 
 
@@ -57,13 +59,16 @@ def find_unrecorded(data_dir: Path, recorded: set[str]) -> list[FoundSegment]:
                 m = _SEGMENT.match(path.name)
                 if not m:
                     continue
-                idx, kind = int(m.group(1)), m.group(2)
-                if kind == ".flac.partial":
-                    target = path.with_name(defective_name(idx))
+                idx, suffix = int(m.group(1)), m.group(3)
+                defective = bool(m.group(2))
+                if m.group(4):
+                    if defective:
+                        continue  # not a name the archive writes
+                    target = path.with_name(defective_name(idx, suffix))
                     os.rename(path, target)
                     fsync_dir(part_dir)
                     logger.warning("kept interrupted segment %s as %s", path, target.name)
-                    path, kind = target, ".defective.flac"
+                    path, defective = target, True
                 rel = str(path.relative_to(data_dir))
                 if rel in recorded:
                     continue
@@ -71,5 +76,5 @@ def find_unrecorded(data_dir: Path, recorded: set[str]) -> list[FoundSegment]:
                 found.append(FoundSegment(
                     hearing_id=hearing_dir.name, part=part, idx=idx, path=rel,
                     frames=frames, sample_rate=rate, channels=channels,
-                    sha256=file_sha256(path), defective=kind == ".defective.flac"))
+                    sha256=file_sha256(path), defective=defective))
     return found

@@ -2,13 +2,16 @@
 
 In a courtroom every voice reaches several microphones. ``SeatActivity`` decides, frame by
 frame (32 ms: one Silero VAD window), which seats are speaking: a channel is a candidate
-when its level stands far enough above its own noise floor, and among candidates the loudest
-(relative to its floor) owns the frame; another seat speaks at the same time only when it is
-nearly as loud, which is a genuine overlap rather than bleed (bleed into a neighbouring
-microphone is typically 15–25 dB down). With a speech detector (``SpeechGate``: Silero VAD,
-from ``transcribe.vad``) a channel is a candidate only where it hears speech, and only 6 dB
-above its floor: the detector keeps coughs, knocks and chairs from opening an utterance, and
-level only has to say whose microphone the voice is on. ``UtteranceCutter`` turns one seat's
+when its level stands far enough above its own noise floor, and a candidate speaks only when
+its microphone carries more than the bleed the room's learned seat-to-microphone coupling
+predicts from the other seats (``audio.coupling``: in a reverberant hall a voice is only
+10–15 dB down in the other microphones, so no fixed margin below the loudest seat tells a
+second talker from bleed) and leads the other microphones as a talker's own does (murmur in
+the gallery leads none). The loudest seat owns the frame or nobody does (a reverberant
+tail). With a speech detector (``SpeechGate``: Silero VAD, from ``transcribe.vad``) a
+channel is a candidate only where it hears speech, and only 6 dB above its floor: the
+detector keeps coughs, knocks and chairs from opening an utterance, and level only has to
+say whose microphone the voice is on. ``UtteranceCutter`` turns one seat's
 frame decisions into utterances with pre-roll, hangover and a maximum length. ``Segmenter``
 runs both over captured blocks after resampling them to 16 kHz, and shows each seat's
 utterance in progress (``live``) for partial transcripts.
@@ -28,11 +31,12 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import soxr
 
+from courtbox.audio.coupling import Coupling, CouplingOptions
 from courtbox.audio.types import SPEECH_RATE, Block, Utterance, power_db, rms_db
 
 
@@ -41,7 +45,7 @@ class SegmenterOptions:
     frame_ms: int = 32
     start_snr_db: float = 15.0  # above its noise floor, a frame may be speech
     gated_snr_db: float = 6.0  # the same, when a speech gate has already heard speech
-    overlap_margin_db: float = 10.0  # within this of the loudest seat: both speak
+    coupling: CouplingOptions = field(default_factory=CouplingOptions)  # bleed vs speech
     smooth_frames: int = 3  # levels are averaged over this many frames
     floor_rise_db_per_s: float = 1.5  # how fast a noise floor may climb
     floor_fall: float = 0.3  # share of the gap a floor closes per frame when it falls
@@ -92,6 +96,7 @@ class SeatActivity:
         self.floor = np.full(channels, np.nan)
         self._recent: collections.deque = collections.deque(maxlen=options.smooth_frames)
         self._rise = options.floor_rise_db_per_s * options.frame_ms / 1000
+        self.coupling = Coupling(channels, options.frame_ms, options.coupling)
 
     def update(self, levels_db: np.ndarray, speech: np.ndarray | None = None) -> np.ndarray:
         """Which seats speak in this frame. ``speech``: what a speech detector heard on each
@@ -110,13 +115,19 @@ class SeatActivity:
         snr = smoothed - floor
         o = self.options
         candidates = snr >= (o.start_snr_db if speech is None else o.gated_snr_db)
-        if not candidates.any():
-            return candidates
+        excess = np.maximum(10.0 ** (smoothed / 10.0) - 10.0 ** (floor / 10.0), 0.0)
         # Ownership is decided on level among all channels, speech or not: when the
         # detector blinks off on the speaker's own microphone for a frame, the bleed on a
         # neighbour's must still not take the line.
-        loudest = snr[candidates].max()
-        owners = candidates & (snr >= loudest - o.overlap_margin_db)
+        owners = self.coupling.active(excess, candidates)
+        self.coupling.learn(excess, snr)
+        if not candidates.any():
+            return candidates
+        # The loudest seat above its floor owns the frame or nobody does: when even it
+        # carries no more than the bleed predicted for it, the frame is a reverberant tail.
+        loudest = int(np.argmax(np.where(candidates, snr, -np.inf)))
+        if not owners[loudest]:
+            return np.zeros_like(candidates)
         return owners if speech is None else owners & speech
 
 
@@ -193,7 +204,9 @@ class UtteranceCutter:
     def _cut_at_quietest(self) -> list[Utterance]:
         window = min(len(self._frames) // 2, self.o.frames(3000))
         tail = np.asarray(self._levels[-window:])
-        cut = len(self._frames) - window + int(np.argmin(tail)) + 1
+        # At most the last frame: an empty rest would leave the cutter idle, and the speech
+        # that follows would start from nothing and could be dropped as too short.
+        cut = min(len(self._frames) - window + int(np.argmin(tail)) + 1, len(self._frames) - 1)
         rest_frames, rest_levels = self._frames[cut:], self._levels[cut:]
         rest_start = self._start + cut * self.o.frame_samples
         out = self._emit(cut, keep_going=True)

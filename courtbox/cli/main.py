@@ -18,6 +18,7 @@ import click
 from courtbox import __version__
 from courtbox.cli import (
     appliance,
+    array,
     central,
     config,
     devices,
@@ -50,7 +51,7 @@ def cli(verbose: int) -> None:
 
 
 for _command in (
-    config.config_group, model.model_group, devices.devices_cmd,
+    config.config_group, model.model_group, devices.devices_cmd, array.array_group,
     speech.demo_cmd, speech.transcribe_cmd, speech.bench_cmd,
     recording.record_cmd, recording.run_cmd, users.user_group,
     appliance.install_cmd, appliance.uninstall_cmd,

@@ -5,6 +5,7 @@ sample hearing, on a recorded file, and measured on a manifest of recordings.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -91,17 +92,18 @@ def transcribe_cmd(config: Config, file: Path, seats_spec: str | None, output: P
     Example:
         courtbox transcribe hearing.flac --seats presiding_judge,plaintiff -f txt
     """
-    import soundfile as sf
     from tqdm import tqdm
 
+    from courtbox.audio.capture import audio_file_info
     from courtbox.room.offline import transcribe_file, write_outputs
     from courtbox.transcribe.engine import EngineOptions
     from courtbox.transcribe.model import resolve_model
 
-    seats = _seats(seats_spec) or _default_seats(config, sf.info(str(file)).channels)
+    info = audio_file_info(file)  # not audio: one line naming the file (AudioError)
+    seats = _seats(seats_spec) or _default_seats(config, info.channels)
     options = EngineOptions.from_config(config.model, resolve_model(config.model.path,
                                                                     config.cache_dir()))
-    duration = sf.info(str(file)).duration
+    duration = info.duration
     with tqdm(total=round(duration, 1), unit="s", desc=file.name, file=sys.stderr,
               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]"
               ) as bar:
@@ -130,8 +132,12 @@ def _default_seats(config: Config, channels: int) -> list[Seat]:
 @click.option("--no-offline", "no_offline", is_flag=True, help="Skip the offline baseline.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, with every "
               "file's final text and latencies.")
+@click.option("--case-number", default="", metavar="TEXT", help="Bench as a hearing of this "
+              "case number would be heard (its own words become hotwords as a hearing's do).")
+@click.option("--names", default="", metavar="NAME、NAME…", help="The hearing's panel, clerk, "
+              "parties and terms (、-separated), added as hotwords as a hearing adds them.")
 def bench_cmd(config: Config, manifest: Path, realtime: bool, no_offline: bool,
-              as_json: bool) -> None:
+              as_json: bool, case_number: str, names: str) -> None:
     """Measure live transcription: accuracy, latency, real-time factor and memory.
 
     Streams every file of the manifest through the live pipeline (one seat per channel)
@@ -146,13 +152,18 @@ def bench_cmd(config: Config, manifest: Path, realtime: bool, no_offline: bool,
     """
     from tqdm import tqdm
 
+    from courtbox.record.hearing import hearing_hotwords
     from courtbox.room.bench import format_report, read_manifest, run_bench
 
     entries = read_manifest(manifest, config.model.language
                             if config.model.language != "auto" else "zh")
+    hotwords = hearing_hotwords({"case_number": case_number,
+                                 "parties": re.split(r"[、,，]", names)})
+    if case_number or names:
+        click.echo(f"hearing hotwords: {' '.join(hotwords) or '(none)'}", err=True)
     with tqdm(total=len(entries), unit="file", file=sys.stderr, disable=None) as bar:
         report = run_bench(config, entries, realtime=realtime, offline=not no_offline,
-                           progress=lambda _: bar.update())
+                           progress=lambda _: bar.update(), hotwords=hotwords)
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:

@@ -1,5 +1,5 @@
-"""`courtbox identity` and `courtbox sync enroll` / `release`: the box on the court
-network: its identity, the collectors that pull it, and the audio the centre holds.
+"""`courtbox identity` and `courtbox sync enroll` / `revoke` / `release`: the box on the
+court network: its identity, the collectors that pull it, and the audio the centre holds.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def sync_enroll(config: Config, name: str, url: str | None) -> None:
         courtbox sync enroll central-1 --url https://10.1.2.3:8750
     """
     from courtbox.record.identity import open_store
-    from courtbox.sync.server import enroll
+    from courtbox.sync.collectors import enroll
 
     store = open_store(config.storage.data_dir)
     try:
@@ -74,6 +74,31 @@ def sync_enroll(config: Config, name: str, url: str | None) -> None:
     click.echo(f"collector {name} enrolled; at the centre run:\n"
                f"  courtbox central add-box {url} --token {token} "
                f"--fingerprint {fingerprint}")
+
+
+@sync_group.command("revoke")
+@config_options(data=True)
+@click.argument("name")
+def sync_revoke(config: Config, name: str) -> None:
+    """Revoke collector NAME: its token is refused from now on (401), and its
+    acknowledgements no longer release any audio. Enrolling NAME again starts afresh.
+
+    \b
+    Example:
+        courtbox sync revoke central-1
+    """
+    from courtbox.record.identity import open_store
+    from courtbox.sync.collectors import revoke
+
+    store = open_store(config.storage.data_dir)
+    try:
+        revoke(store, name, actor=actor())
+    except CourtboxError as e:
+        fail(e)
+    finally:
+        store.close()
+    click.echo(f"collector {name} revoked: its token no longer works and its "
+               "acknowledgements release nothing")
 
 
 @sync_group.command("release")

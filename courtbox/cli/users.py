@@ -21,14 +21,17 @@ def user_group() -> None:
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(["clerk", "judge", "technician",
                                                           "admin"]))
+@click.option("--display-name", default="", help="The person's real name (张三), shown "
+              "with the role wherever they sign, mark or correct.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first "
               "line of stdin instead of asking twice.")
-def user_add(config: Config, name: str, role: str, password_stdin: bool) -> None:
+def user_add(config: Config, name: str, role: str, display_name: str,
+             password_stdin: bool) -> None:
     """Create an account; the password is asked for (never given on the command line).
 
     \b
     Example:
-        courtbox user add zhangsan --role clerk
+        courtbox user add zhangsan --role clerk --display-name 张三
     """
     from courtbox.record.identity import open_store
     from courtbox.record.users import add_user
@@ -39,10 +42,10 @@ def user_add(config: Config, name: str, role: str, password_stdin: bool) -> None
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     store = open_store(config.storage.data_dir)
     try:
-        add_user(store, name, role, password, actor=actor())
+        add_user(store, name, role, password, actor=actor(), display_name=display_name)
     finally:
         store.close()
-    click.echo(f"added {role} {name}")
+    click.echo(f"added {role} {name}" + (f" ({display_name})" if display_name else ""))
 
 
 @user_group.command("list")
@@ -60,7 +63,8 @@ def user_list(config: Config) -> None:
     try:
         for u in store.users():
             state = "disabled" if u["disabled"] else "active"
-            click.echo(f"{u['name']:<20} {u['role']:<11} {state:<8} since {u['created_at']}")
+            click.echo(f"{u['name']:<20} {u['role']:<11} {state:<8} since {u['created_at']}"
+                       + (f"  {u['display_name']}" if u.get("display_name") else ""))
     finally:
         store.close()
 

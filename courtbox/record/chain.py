@@ -87,6 +87,12 @@ def entry_statement(sha256: str) -> str:
     return sha256
 
 
+def heads_statement(sha256: str) -> str:
+    """What the box's key signs for the chain heads it sends with a heartbeat (the sha256
+    of their canonical JSON): the box held this much at that moment."""
+    return f"courtbox-chain-heads:{sha256}"
+
+
 def certificate_statement(sha256: str) -> str:
     """What the box's key signs for its TLS certificate: this certificate is the box's."""
     return f"courtbox-tls-certificate:{sha256}"

@@ -1,28 +1,32 @@
-"""Exports of a hearing's record: the 庭审笔录 as DOCX, PDF or plain text, subtitles (SRT,
-WebVTT) and the whole record as JSON.
+"""Exports of a hearing's record: the 庭审笔录 as DOCX, PDF (``export_docx``, ``export_pdf``)
+or plain text, subtitles (SRT, WebVTT) and the whole record as JSON.
 
 Every format is rendered from one ``HearingRecord``: the court, case number, parties,
-panel, clerk and times; the lines (each line's latest revision, labelled with its seat and
-its time); the pauses with their reasons and any gaps where the microphones were lost; the
-clerk's and judge's annotations; and the integrity values (the transcript's sha256, the
-head of the audio hash chain, and who signed off when). The PDF embeds a CJK TrueType font
-(subset) so it reads the same on any reader; a standard CID font would render only where
-the reader has Asian fonts installed.
+panel, clerk and times (the court's local time, ``courtbox.record.localtime``); the lines
+(each line's latest revision, labelled with its seat, its time and who revised it, by real
+name and title: 书记员 张三); the pauses with their reasons and any gaps where the
+microphones were lost; the annotations; the parties' signatures, refusals and requests for
+correction (``courtbox.record.parties``); and the integrity values (the transcript's sha256,
+the head of the audio hash chain, who signed off when). What was added after the first
+signature (annotations, party acts) is marked 签署后添加: the checksum does not cover it.
+Every string is neutralised once, here (``courtbox.record.text.neutral``), so no export
+writes a control or bidirectional character raw.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
-from pathlib import Path
 
 from courtbox.errors import ExportError
+from courtbox.record.localtime import court_time, hearing_zone
+from courtbox.record.party_access import party_acts
+from courtbox.record.stages import HEARING_STAGES
 from courtbox.record.store import Store, parse_utc
+from courtbox.record.text import neutral, neutral_all
 from courtbox.record.transcript import integrity_values
+from courtbox.record.users import people
 
 FORMATS = ("docx", "pdf", "txt", "srt", "vtt", "json")
 MEDIA_TYPES = {
@@ -31,11 +35,8 @@ MEDIA_TYPES = {
     "srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8",
     "json": "application/json",
 }
-CJK_FONTS = (  # (path, subfont index of a .ttc)
-    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0),
-    ("/usr/share/fonts/truetype/arphic/uming.ttc", 0),
-    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0),
-)
+LATE = "（签署后添加）"
+ORDINALS = "一二三四五六七八九十"  # the mark of what the signed checksum does not cover
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Line:
     text: str
     revision: int
     author: str
+    by: str = ""  # who made the latest revision, as the record names them (书记员 张三)
 
 
 @dataclass
@@ -55,6 +57,8 @@ class Event:
     t: float
     kind: str
     text: str
+    at: str = ""  # the court's local time
+    after_signoff: bool = False
 
 
 @dataclass
@@ -64,9 +68,14 @@ class HearingRecord:
     lines: list[Line] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     integrity: dict = field(default_factory=dict)
+    parties: list[dict] = field(default_factory=list)  # party_acts, in order
+    zone: str = "Asia/Shanghai"
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def time(self, stamp: str | None, seconds: float = 0.0) -> str:
+        return court_time(stamp, self.zone, seconds)
 
 
 def load_record(store: Store, hearing_id: str) -> HearingRecord:
@@ -75,20 +84,43 @@ def load_record(store: Store, hearing_id: str) -> HearingRecord:
         raise ExportError(f"no hearing {hearing_id}")
     seats = store.seats(hearing_id)
     names = {s["seat_id"]: s["name"] for s in seats}
-    record = HearingRecord(hearing=hearing, seats=seats)
+    labels = people(store, hearing)
+    record = HearingRecord(hearing=hearing, seats=seats, zone=hearing_zone(hearing))
     record.lines = [Line(r["seat"], names.get(r["seat"], r["seat"]), r["t0"], r["t1"],
-                         r["text"], r["revision"], r["author"])
+                         r["text"], r["revision"], r["author"],
+                         labels.get(r["author"], r["author"]) if r["revision"] else "")
                     for r in store.finals(hearing_id)]
+    frozen = hearing["frozen_at"]
     start = parse_utc(hearing["wall_start"]) if hearing["wall_start"] else None
     for entry in store.audit_entries(hearing_id):
         t = (parse_utc(entry["at"]) - start).total_seconds() if start else 0.0
         text = _event_text(entry["action"], entry["detail"])
         if text is not None and start is not None:
-            record.events.append(Event(round(max(t, 0.0), 3), entry["action"], text))
-    record.events += [Event(a["t"], "annotation", f"【{a['label']}】{a['text']}"
-                            f"（{a['author']}）") for a in store.annotations(hearing_id)]
+            record.events.append(Event(round(max(t, 0.0), 3), entry["action"], text,
+                                       record.time(entry["at"])))
+    for a in store.annotations(hearing_id):
+        late = bool(frozen and a["created_at"] > frozen)
+        stage = a["label"] in HEARING_STAGES  # a heading: the lines after it are that stage
+        record.events.append(Event(
+            a["t"], "stage" if stage else "annotation",
+            (a["label"] + (f"：{a['text']}" if a["text"] else "") if stage
+             else f"【{a['label']}】{a['text']}（{labels.get(a['author'], a['author'])}）")
+            + (LATE if late else ""), record.time(a["created_at"]), late))
     record.events.sort(key=lambda e: e.t)
     record.integrity = integrity_values(store, hearing_id)
+    record.parties = party_acts(store, hearing_id)
+    return _neutralised(record)
+
+
+def _neutralised(record: HearingRecord) -> HearingRecord:
+    """The record with every string a person may have typed neutralised."""
+    record.hearing, record.seats = neutral_all(record.hearing), neutral_all(record.seats)
+    for item in (*record.lines, *record.events):
+        for key, value in vars(item).items():
+            if isinstance(value, str):
+                setattr(item, key, neutral(value))
+    record.integrity, record.parties = neutral_all(record.integrity), \
+        neutral_all(record.parties)
     return record
 
 
@@ -121,22 +153,21 @@ def hms(seconds: float) -> str:
     return clock(seconds)[:-4]
 
 
-def local_time(stamp: str | None, seconds: float = 0.0) -> str:
-    """A UTC stamp (plus ``seconds``) in the box's local time, as a 笔录 writes it."""
-    if not stamp:
-        return ""
-    return (parse_utc(stamp) + timedelta(seconds=seconds)).astimezone().strftime(
-        "%Y-%m-%d %H:%M:%S")
-
-
 def header_rows(record: HearingRecord) -> list[tuple[str, str]]:
     h = record.hearing
+    clerk = h["clerk"] or _signer_name(record, h.get("clerk_user"))
     rows = [("法院", h["court"]), ("法庭", h["room"]), ("案号", h["case_number"]),
             ("案由", h["title"] or h["case_type"]), ("合议庭", "、".join(h["panel"])),
-            ("书记员", h["clerk"]), ("当事人", "、".join(h["parties"])),
-            ("开庭时间", local_time(h["wall_start"]) or "未开庭"),
-            ("闭庭时间", local_time(h["closed_at"]))]
+            ("书记员", clerk), ("当事人", "、".join(h["parties"])),
+            ("开庭时间", record.time(h["wall_start"]) or "未开庭"),
+            ("闭庭时间", record.time(h["closed_at"])),
+            ("时区", record.zone if h["wall_start"] else "")]
     return [(k, v) for k, v in rows if v]
+
+
+def _signer_name(record: HearingRecord, user: str | None) -> str:
+    return next((s["name"] for s in record.integrity.get("signoffs", [])
+                 if s["user"] == user), user or "")
 
 
 def integrity_rows(record: HearingRecord) -> list[tuple[str, str]]:
@@ -144,11 +175,38 @@ def integrity_rows(record: HearingRecord) -> list[tuple[str, str]]:
     rows = [("笔录校验值 (SHA-256)", i["transcript_sha256"]),
             ("录音哈希链头 (SHA-256)", i["audio_chain_head"] or "（无录音）")]
     for s in i["signoffs"]:
-        role = {"judge": "审判人员", "clerk": "书记员"}.get(s["role"], s["role"])
-        rows.append((f"签署（{role}）", f"{s['user']} {s['created_at']}"))
+        rows.append((f"签署（{s['title'] or s['role']}）",
+                     f"{s['name']}（{s['user']}） {record.time(s['created_at'])}"))
     if not i["signoffs"]:
         rows.append(("签署", "未签署（笔录尚可更正）"))
     return rows
+
+
+def party_rows(record: HearingRecord) -> list[tuple[str, str]]:
+    """What each party did, one row each, as the 笔录 lists them."""
+    rows = []
+    for a in record.parties:
+        who = f"{a['seat_name']} {a['name']}".strip()
+        when = record.time(a["created_at"]) + (LATE if a["after_signoff"] else "")
+        if a["kind"] == "sign":
+            rows.append((f"当事人签名（{who}）", f"已签名 {when}；所签校验值 "
+                         f"{a['transcript_sha256']}；签名图像 SHA-256 "
+                         f"{a['signature_sha256']}"))
+        elif a["kind"] == "refuse":
+            rows.append((f"拒绝签名（{who}）", f"理由：{a['reason']} {when}"))
+        else:
+            rows.append((f"更正申请（{who}）", f"第 {a['utterance_id']} 行：{a['proposed']}"
+                         f"（理由：{a['reason'] or '无'}） {when}；{_outcome(record, a)}"))
+    return rows
+
+
+def _outcome(record: HearingRecord, a: dict) -> str:
+    h = a.get("handling")
+    if not h:
+        return "待书记员处理"
+    word = f"已采纳，更正为第 {h['revision']} 版" if h["outcome"] == "accepted" \
+        else f"未采纳（{h['reason']}）"
+    return f"{word}（{h['by']} {record.time(h['created_at'])}）"
 
 
 def line_text(t0: float, name: str, text: str) -> str:
@@ -163,9 +221,16 @@ def srt(cues: Iterable[tuple[float, float, str, str]]) -> str:
 
 
 def body(record: HearingRecord) -> list[tuple[float, str]]:
-    """(time, text) of every line and event, in timeline order."""
-    items = [(ln.t0, line_text(ln.t0, ln.name, ln.text)) for ln in record.lines]
-    items += [(e.t, f"[{hms(e.t)}] —— {e.text} ——") for e in record.events]
+    """(time, text) of every line and event, in timeline order; each stage of the hearing
+    (宣布开庭 … 宣判, marked by the clerk) heads the lines that follow it, numbered."""
+    items = [(ln.t0, line_text(ln.t0, ln.name, ln.text)
+              + (f"（{ln.by}更正）" if ln.by else "")) for ln in record.lines]
+    items += [(e.t, f"[{hms(e.t)}] —— {e.text} ——") for e in record.events
+              if e.kind != "stage"]
+    stages = sorted((e for e in record.events if e.kind == "stage"), key=lambda e: e.t)
+    # A heading sorts before the lines of its own second (-0.0005 s keeps it first).
+    items += [(e.t - 0.0005, f"{ORDINALS[n % len(ORDINALS)]}、{e.text}（{hms(e.t)} 起）")
+              for n, e in enumerate(stages)]
     return sorted(items, key=lambda x: x[0])
 
 
@@ -174,16 +239,25 @@ def to_txt(record: HearingRecord) -> str:
     out += [f"{k}：{v}" for k, v in header_rows(record)]
     out += ["", *[text for _, text in body(record)], ""]
     out += [f"{k}：{v}" for k, v in integrity_rows(record)]
+    out += [f"{k}：{v}" for k, v in party_rows(record)]
     return "\n".join(out) + "\n"
 
 
+def _cues(record: HearingRecord) -> list[tuple[float, float, str, str]]:
+    """Subtitle cues: the lines, and the annotations (3 s each) with their mark."""
+    cues = [(ln.t0, ln.t1, ln.name, ln.text) for ln in record.lines]
+    cues += [(e.t, e.t + 3.0, "标注", e.text) for e in record.events
+             if e.kind in ("annotation", "stage")]
+    return sorted(cues, key=lambda c: c[0])
+
+
 def to_srt(record: HearingRecord) -> str:
-    return srt((ln.t0, ln.t1, ln.name, ln.text) for ln in record.lines)
+    return srt(_cues(record))
 
 
 def to_vtt(record: HearingRecord) -> str:
-    cues = [f"{clock(ln.t0)} --> {clock(ln.t1)}\n<v {ln.name}>{ln.text}\n"
-            for ln in record.lines]
+    cues = [f"{clock(t0)} --> {clock(t1)}\n<v {name}>{text}\n"
+            for t0, t1, name, text in _cues(record)]
     return "WEBVTT\n\n" + "\n".join(cues)
 
 
@@ -191,103 +265,18 @@ def to_json(record: HearingRecord) -> str:
     return json.dumps(record.as_dict(), ensure_ascii=False, indent=2)
 
 
-# -- documents ------------------------------------------------------------------------------
-
-def to_docx(record: HearingRecord) -> bytes:
-    from docx import Document
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.oxml.ns import qn
-    from docx.shared import Pt
-
-    doc = Document()
-    style = doc.styles["Normal"]
-    style.font.name = "SimSun"
-    style.font.size = Pt(11)
-    style.element.rPr.rFonts.set(qn("w:eastAsia"), "宋体")
-    title = doc.add_heading("庭审笔录", level=0)
-    title.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    table = doc.add_table(rows=0, cols=2)
-    table.style = "Table Grid"
-    for k, v in header_rows(record):
-        cells = table.add_row().cells
-        cells[0].text, cells[1].text = k, xml_safe(v)
-    doc.add_paragraph()
-    for _, text in body(record):
-        doc.add_paragraph(xml_safe(text))
-    doc.add_heading("完整性校验值", level=2)
-    table = doc.add_table(rows=0, cols=2)
-    table.style = "Table Grid"
-    for k, v in integrity_rows(record):
-        cells = table.add_row().cells
-        cells[0].text, cells[1].text = k, v
-    buf = io.BytesIO()
-    doc.save(buf)
-    return buf.getvalue()
-
-
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def xml_safe(text: str) -> str:
-    """Text a DOCX or PDF can hold: control characters (which XML 1.0 forbids) shown as
-    U+FFFD rather than refused, so that no stray byte in one line blocks the export."""
-    return _NOT_XML.sub("\ufffd", text)
-
-
-def cjk_font() -> tuple[str, int]:
-    for path, index in CJK_FONTS:
-        if Path(path).is_file():
-            return path, index
-    raise ExportError("no CJK TrueType font for the PDF: install fonts-wqy-zenhei "
-                      "(apt-get install fonts-wqy-zenhei)")
-
-
-def to_pdf(record: HearingRecord) -> bytes:
-    from xml.sax.saxutils import escape
-
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
-    path, index = cjk_font()
-    if "CourtboxCJK" not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont("CourtboxCJK", path, subfontIndex=index))
-    text = ParagraphStyle("text", fontName="CourtboxCJK", fontSize=10.5, leading=16,
-                          wordWrap="CJK")
-    title = ParagraphStyle("title", parent=text, fontSize=18, leading=26, alignment=1)
-    small = ParagraphStyle("small", parent=text, fontSize=8, leading=11)
-
-    def grid(rows: list[tuple[str, str]], style: ParagraphStyle) -> Table:
-        table = Table([[Paragraph(escape(k), style), Paragraph(escape(xml_safe(v)), style)]
-                       for k, v in rows], colWidths=[40 * mm, 130 * mm])
-        table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, "#888888"),
-                                   ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-        return table
-
-    story = [Paragraph("庭审笔录", title), Spacer(1, 4 * mm),
-             grid(header_rows(record), text), Spacer(1, 5 * mm)]
-    story += [Paragraph(escape(xml_safe(line)), text) for _, line in body(record)]
-    story += [Spacer(1, 6 * mm), Paragraph("完整性校验值", text),
-              grid(integrity_rows(record), small)]
-    buf = io.BytesIO()
-    h = record.hearing
-    SimpleDocTemplate(buf, pagesize=A4, title=xml_safe(f"庭审笔录 {h['case_number']}"),
-                      author=xml_safe(h["court"]), leftMargin=20 * mm, rightMargin=20 * mm,
-                      topMargin=18 * mm, bottomMargin=18 * mm).build(story)
-    return buf.getvalue()
-
-
-RENDERERS = {"txt": to_txt, "srt": to_srt, "vtt": to_vtt, "json": to_json, "docx": to_docx,
-             "pdf": to_pdf}
+def _renderers() -> dict:
+    from courtbox.record.export_docx import to_docx
+    from courtbox.record.export_pdf import to_pdf
+    return {"txt": to_txt, "srt": to_srt, "vtt": to_vtt, "json": to_json, "docx": to_docx,
+            "pdf": to_pdf}
 
 
 def render(record: HearingRecord, fmt: str) -> bytes:
-    if fmt not in RENDERERS:
+    renderers = _renderers()
+    if fmt not in renderers:
         raise ExportError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
-    out = RENDERERS[fmt](record)
+    out = renderers[fmt](record)
     return out.encode("utf-8") if isinstance(out, str) else out
 
 

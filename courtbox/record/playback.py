@@ -26,7 +26,42 @@ CHUNK_FRAMES = 1 << 16
 
 
 class RangeError(ValueError):
-    pass
+    """A ``Range`` this resource cannot satisfy: answered 416 with ``bytes */SIZE``."""
+
+
+_RANGE = re.compile(r"[ \t]*bytes[ \t]*=[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*",
+                    re.IGNORECASE | re.ASCII)
+_DIGITS = 18  # a position longer than this is past any file: never int() a huge string
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive (first, last) bytes of ``size`` a ``Range`` header asks for (RFC 9110
+    §14.1.2), None for the whole; ``RangeError`` for what cannot be satisfied: more than
+    one range, another unit, a first position past the end, last before first, a suffix
+    of no bytes (``bytes=-0``). Positions of any length are read without converting them
+    whole: one longer than 18 digits is past the end of every file."""
+    if header is None or not header.strip():
+        return None
+    m = _RANGE.fullmatch(header)
+    if not m or m.group(1) == m.group(2) == "":
+        raise RangeError(f"unsupported Range {header[:80]!r}: one bytes=first-last range")
+    first, last = (_position(g) for g in m.groups())
+    if first is None:  # the last N bytes
+        if last == 0 or size == 0:
+            raise RangeError(f"Range {header[:80]!r} asks for no bytes of the {size}")
+        return max(0, size - last), size - 1
+    if last is not None and last < first:
+        raise RangeError(f"Range {header[:80]!r} ends before it starts")
+    if first >= size:
+        raise RangeError(f"Range {header[:80]!r} is outside the {size} bytes")
+    return first, size - 1 if last is None else min(last, size - 1)
+
+
+def _position(digits: str) -> int | None:
+    if not digits:
+        return None
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _DIGITS else 10 ** _DIGITS
 
 
 def wav_header(frames: int, sample_rate: int) -> bytes:
@@ -55,20 +90,7 @@ class HearingAudio:
 
     def byte_range(self, header: str | None) -> tuple[int, int] | None:
         """The inclusive (first, last) bytes a ``Range`` header asks for, None for all."""
-        if not header:
-            return None
-        m = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", header)
-        if not m or m.group(1) == m.group(2) == "":
-            raise RangeError(f"unsupported Range {header!r}: one bytes=first-last range")
-        first, last = m.groups()
-        if first == "":  # the last N bytes
-            n = int(last)
-            return max(0, self.size - n), self.size - 1
-        first_i = int(first)
-        last_i = min(int(last), self.size - 1) if last else self.size - 1
-        if first_i >= self.size or last_i < first_i:
-            raise RangeError(f"Range {header!r} is outside the {self.size} bytes")
-        return first_i, last_i
+        return byte_range(header, self.size)
 
     def iter_bytes(self, first: int, last: int) -> Iterator[bytes]:
         """Bytes ``first`` to ``last`` inclusive, in chunks."""

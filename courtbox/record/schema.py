@@ -15,7 +15,9 @@ from pathlib import Path
 
 import sqlite_utils
 
-from courtbox.errors import StoreError
+from courtbox.errors import StoreError, TranscriptError
+from courtbox.record.schema_console import FROZEN, m_console, m_parties
+from courtbox.record.schema_console import HEARING_LATER as HEARING_LATER
 
 logger = logging.getLogger(__name__)
 
@@ -212,8 +214,34 @@ def _m3_sync(db: sqlite_utils.Database) -> None:
         )""")
 
 
+def _m4_collectors(db: sqlite_utils.Database) -> None:
+    """When a collector was revoked, and how much of each blob each collector was served:
+    an ack counts only for a blob that collector downloaded whole (``sync.retention``).
+    Acks made before this version were of blobs the collector had downloaded (it had no
+    other way to them): each is taken as downloaded when it was acknowledged."""
+    db.execute("ALTER TABLE collectors ADD COLUMN revoked_at TEXT")
+    db.execute("""
+        CREATE TABLE blob_downloads (
+            sha256 TEXT NOT NULL,
+            collector TEXT NOT NULL REFERENCES collectors(name),
+            served_bytes INTEGER NOT NULL DEFAULT 0,
+            completed_at TEXT,
+            PRIMARY KEY (sha256, collector)
+        )""")
+    db.execute("""INSERT INTO blob_downloads (sha256, collector, served_bytes, completed_at)
+                  SELECT sha256, collector, -1, acked_at FROM blob_acks""")
+
+
+def refusal(error: BaseException) -> None:
+    """Raise ``TranscriptError`` with the triggers' message where ``error`` is their
+    refusal (a signed transcript's lines, its freeze); else return (the caller re-raises)."""
+    if isinstance(error, sqlite3.IntegrityError) and FROZEN in str(error):
+        raise TranscriptError(FROZEN) from error
+
+
 # Append only: a released migration is never edited, a new one is added after it.
-MIGRATIONS: list[Migration] = [_m1_initial, _m2_service, _m3_sync]
+MIGRATIONS: list[Migration] = [_m1_initial, _m2_service, _m3_sync, _m4_collectors,
+                               m_console, m_parties]
 
 
 def migrate(db: sqlite_utils.Database, path: Path, migrations: list[Migration]) -> int:

@@ -32,7 +32,7 @@ from courtbox.errors import StoreError
 from courtbox.record.chain import EntrySigner, canonical_json, entry_body, entry_statement
 from courtbox.record.chain import sha256_text as sha256_text
 from courtbox.record.chain import utc_now as utc_now
-from courtbox.record.schema import MIGRATIONS, Migration, search_tokens
+from courtbox.record.schema import HEARING_LATER, MIGRATIONS, Migration, refusal, search_tokens
 from courtbox.record.schema import migrate as apply_migrations
 
 logger = logging.getLogger(__name__)
@@ -52,8 +52,8 @@ def elapsed_since(stamp: str) -> float:
 SQLITE_MAX = 2**63 - 1  # SQLite's largest integer: the bound of every id an API accepts
 
 # Columns that hold JSON, decoded when a row is read.
-JSON_COLUMNS = {"hearings": ("panel", "parties", "terms"), "transcript": ("words",),
-                "audit_log": ("detail",)}
+JSON_COLUMNS = {"hearings": ("panel", "parties", "terms", "panel_users"),
+                "transcript": ("words",), "audit_log": ("detail",)}
 
 
 def decoded(table: str, row: dict) -> dict:
@@ -159,8 +159,9 @@ class Store:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
-        except BaseException:
+        except BaseException as e:
             conn.execute("ROLLBACK")
+            refusal(e)  # a write the schema's triggers refused raises why, in words
             raise
         conn.execute("COMMIT")
 
@@ -215,7 +216,8 @@ class Store:
                        channels: int, seats: list[dict], case_type: str = "",
                        title: str = "", panel: list | None = None,
                        parties: list | None = None, clerk: str = "",
-                       terms: list | None = None, hearing_id: str | None = None) -> str:
+                       terms: list | None = None, hearing_id: str | None = None,
+                       **later: Any) -> str:
         hearing_id = hearing_id or uuid.uuid4().hex
         row = {
             "id": hearing_id, "case_number": case_number, "case_type": case_type,
@@ -224,7 +226,7 @@ class Store:
             "clerk": clerk, "state": "open", "sample_rate": sample_rate, "channels": channels,
             "wall_start": None, "clock_synced": None, "created_at": utc_now(),
             "closed_at": None, "terms": canonical_json(terms or []), "frozen_at": None,
-        }
+            **HEARING_LATER, **later}
         with self.transaction():
             self.db["hearings"].insert(row)
             self._append_outbox(hearing_id, "hearing", hearing_id, row)
@@ -297,7 +299,8 @@ class Store:
     _LATEST = """t.hearing_id = :h AND t.kind = 'final'
                  AND t.revision = (SELECT MAX(revision) FROM transcript u
                                    WHERE u.hearing_id = t.hearing_id AND u.kind = 'final'
-                                     AND u.utterance_id = t.utterance_id)"""
+                                     AND u.utterance_id = t.utterance_id)
+                 AND t.text != ''"""  # an empty latest revision: merged into another
 
     def finals(self, hearing_id: str, after_id: int = 0, *, limit: int = -1,
                offset: int = 0, query: str | None = None) -> list[dict]:

@@ -18,8 +18,6 @@ import base64
 import hmac
 import re
 import secrets
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -27,6 +25,9 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from courtbox.errors import AuthError
 from courtbox.record.chain import sha256_text
+from courtbox.record.signers import ROLE_TITLES as ROLE_TITLES
+from courtbox.record.signers import person
+from courtbox.record.text import check_identifier
 
 if TYPE_CHECKING:
     from courtbox.record.store import Store
@@ -88,25 +89,52 @@ def validate_new_user(name: str, role: str, password: str) -> None:
         raise AuthError(f"password: at least {MIN_PASSWORD} characters")
 
 
-def add_user(store: Store, name: str, role: str, password: str, *, actor: str) -> None:
+def add_user(store: Store, name: str, role: str, password: str, *, actor: str,
+             display_name: str = "") -> None:
+    """A new account; ``display_name`` is the person's real name (张三), shown with the
+    role wherever they sign, mark or correct (default: the login name)."""
     validate_new_user(name, role, password)
+    display_name = check_identifier("display_name", display_name.strip())
+    if len(display_name) > 40:
+        raise AuthError("display_name: at most 40 characters")
     store.add_user(name, role, hash_password(password))
-    store.audit(actor, "user.add", None, user=name, role=role)
+    if display_name:
+        store.update_user(name, display_name=display_name)
+    store.audit(actor, "user.add", None, user=name, role=role, display_name=display_name)
 
 
-def login(store: Store, name: str, password: str) -> tuple[str, dict] | None:
-    """A new session token and the user, or None (wrong name, password or disabled)."""
-    user = store.user(name)
+def people(store: Store, hearing: dict | None = None) -> dict[str, str]:
+    """Every account's label (书记员 张三), by login name."""
+    return {u["name"]: person(store, u["name"], hearing)["label"] for u in store.users()}
+
+
+def password_ok(user: dict | None, password: str) -> bool:
+    """Whether ``password`` is the active ``user``'s (a row of ``Store.user``; None: no such
+    account, checked against a dummy hash all the same). CPU only (~0.1 s): the API runs it
+    beside the event loop and never on the store's writer."""
     if user is None:
         check_password(password, _DUMMY_HASH)
-        return None
-    if not check_password(password, user["password_hash"]) or user["disabled"]:
-        return None
+        return False
+    return check_password(password, user["password_hash"]) and not user["disabled"]
+
+
+def open_session(store: Store, name: str) -> tuple[str, dict]:
+    """A new session for ``name`` (whose password was checked): its token and the user."""
+    user = store.user(name)
+    if user is None or user["disabled"]:
+        raise AuthError(f"no active account {name!r}")
     token = secrets.token_urlsafe(32)
     expires = (datetime.now(UTC) + timedelta(hours=SESSION_HOURS)).isoformat(
         timespec="milliseconds").replace("+00:00", "Z")
     store.add_session(sha256_text(token), name, expires)
     return token, {"name": user["name"], "role": user["role"]}
+
+
+def login(store: Store, name: str, password: str) -> tuple[str, dict] | None:
+    """A new session token and the user, or None (wrong name, password or disabled)."""
+    if not password_ok(store.user(name), password):
+        return None
+    return open_session(store, name)
 
 
 def session_user(store: Store, token: str) -> dict | None:
@@ -119,38 +147,3 @@ def has_admin(store: Store) -> bool:
 
 def allowed(role: str, permission: str) -> bool:
     return role in PERMISSIONS[permission]
-
-
-class LoginThrottle:
-    """Failed logins per account and per client address: after ``max_failures`` within
-    ``window_s`` further attempts are refused (even with the right password) until the
-    oldest failure leaves the window, so a password cannot be guessed at speed from the
-    LAN. A successful login clears its account's count."""
-
-    def __init__(self, max_failures: int = 5, window_s: float = 300.0) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, name: str, client: str | None) -> int:
-        """Seconds until ``name`` from ``client`` may try again (0: now)."""
-        now = time.monotonic()
-        wait = 0.0
-        with self._lock:
-            for key in (f"user:{name}", f"client:{client}"):
-                recent = [t for t in self._failures.get(key, []) if now - t < self.window_s]
-                self._failures[key] = recent
-                if len(recent) >= self.max_failures:
-                    wait = max(wait, recent[-self.max_failures] + self.window_s - now)
-        return int(wait) + 1 if wait else 0
-
-    def failed(self, name: str, client: str | None) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in (f"user:{name}", f"client:{client}"):
-                self._failures.setdefault(key, []).append(now)
-
-    def succeeded(self, name: str) -> None:
-        with self._lock:
-            self._failures.pop(f"user:{name}", None)

@@ -11,6 +11,17 @@ For each hearing, in order:
    the record its outbox entry carries (for the hearing itself: the creation record with
    every later ``hearing_update`` applied), and no row may exist without an entry.
 
+4. **Sealed head.** A closed hearing's ``hearing.close`` entry carries the head it was
+   closed at (``courtbox.record.hearing.sealed_head``); what is found must be exactly that
+   (a segment or record cut from before the close, or one added after it, is reported), and
+   a closed hearing without a sealed head is reported.
+
+Beyond the hearings, the outbox's ``seq`` (AUTOINCREMENT, never reused) must run without a
+gap up to the highest ever handed out: entries cut from the end of a hearing's chain
+together with their rows leave a hole there (reported as the hearing ``(outbox)``). A cut
+the box cannot see by itself (the last entries of all, and SQLite's own counter rewritten)
+is what the signed chain heads in the heartbeat are for: the centre keeps them.
+
 Every outbox entry's Ed25519 signature is checked against the box's public key (read from
 its identity; nothing is created), and SQLite's own ``integrity_check`` runs first. The
 first broken link of a hearing is reported with what it is and where; nothing is repaired,
@@ -19,6 +30,7 @@ nothing is written: the database is opened read-only (``Store(read_only=True)``)
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,9 +48,13 @@ _TABLES = {
     "annotation": ("annotations", lambda r: r["id"]),
     "audit": ("audit_log", lambda r: str(r["id"])),
     "signoff": ("signoffs", lambda r: r["id"]),
+    "party_act": ("party_acts", lambda r: r["id"]),
+    "party_handling": ("party_handlings", lambda r: r["id"]),
 }
 # Columns a later schema added to hearings, at the value a hearing recorded before has.
-_HEARING_DEFAULTS = {"terms": "[]", "frozen_at": None}
+_HEARING_DEFAULTS = {"terms": "[]", "frozen_at": None, "panel_users": "[]", "clerk_user": "",
+                     "timezone": ""}
+_ROW_DEFAULTS = {"signoffs": {"name": "", "title": ""}}  # the same for other tables
 
 
 @dataclass
@@ -51,6 +67,7 @@ class HearingReport:
     audio_head: str | None = None
     record_head: str | None = None
     broken: str | None = None  # the first broken link, in words
+    sealed: dict | None = None  # the head its close committed to (None: not closed)
 
     @property
     def ok(self) -> bool:
@@ -110,6 +127,7 @@ def _chained(store: Store, key: BoxKey, report: HearingReport
     prev = None
     expected: dict[tuple[str, str], dict] = {}
     hearing_record: dict | None = None
+    report.sealed = None
     cur = store.db.execute(
         "SELECT seq, kind, record_id, body, sha256, prev_sha256, signature FROM outbox"
         " WHERE hearing_id = ? ORDER BY seq", [report.hearing_id])
@@ -131,10 +149,59 @@ def _chained(store: Store, key: BoxKey, report: HearingReport
             hearing_record.update(doc["record"])
         elif kind in _TABLES:
             expected[(_TABLES[kind][0], record_id)] = doc["record"]
+        if kind == "audit" and doc["record"].get("action") == "hearing.close":
+            _check_seal(doc["record"], prev, report, where)
         prev = entry["sha256"]
         report.records += 1
     report.record_head = prev
     return hearing_record, expected
+
+
+def _check_seal(record: dict, prev: str | None, report: HearingReport, where: str) -> None:
+    """At the close: the records before it are those the seal names; the audio is checked
+    against it once the walk is done (``_check_sealed_audio``)."""
+    try:
+        sealed = json.loads(record["detail"]).get("sealed")
+    except (TypeError, ValueError, AttributeError):
+        sealed = None
+    if not isinstance(sealed, dict):
+        return  # a close recorded before seals: nothing to hold it to
+    if sealed.get("records") != report.records or sealed.get("record_head") != prev:
+        raise Broken(f"{where}: the hearing was sealed after {sealed.get('records')} "
+                     f"records, its chain holds {report.records} before the seal (cut)")
+    report.sealed = sealed
+
+
+def _check_sealed_audio(report: HearingReport, state: str | None) -> None:
+    sealed = report.sealed
+    if sealed is None:
+        if state == "closed" and report.records:
+            raise Broken("the hearing is closed but has no sealed head (its close was cut)")
+        return
+    if sealed.get("segments") != report.segments or sealed.get("audio_head") != \
+            report.audio_head:
+        raise Broken(f"the hearing was sealed with {sealed.get('segments')} audio segments "
+                     f"(head {str(sealed.get('audio_head'))[:12]}…), {report.segments} are "
+                     f"here (head {str(report.audio_head)[:12]}…): audio was cut or added")
+
+
+def _check_seq(store: Store) -> str | None:
+    """A hole in the outbox's seq, or entries cut from its end: in words, or None."""
+    last, count = store.db.execute("SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM outbox"
+                                   ).fetchone()
+    issued = store.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
+                              ).fetchone()
+    if count != last:
+        gap = store.db.execute(
+            "SELECT o.seq + 1 FROM outbox o WHERE o.seq + 1 NOT IN (SELECT seq FROM outbox)"
+            " AND o.seq < ? ORDER BY o.seq LIMIT 1", [last]).fetchone()
+        first = gap[0] if gap else 1
+        return (f"{last - count} outbox entries are missing (the first at seq {first}): "
+                "records were cut with their rows")
+    if issued is not None and issued[0] > last:
+        return (f"outbox entries {last + 1}–{issued[0]} were written and are gone: the end "
+                "of the record was cut")
+    return None
 
 
 def _check_records(store: Store, key: BoxKey, report: HearingReport) -> None:
@@ -143,6 +210,7 @@ def _check_records(store: Store, key: BoxKey, report: HearingReport) -> None:
     row = next(iter(store.db["hearings"].rows_where("id = ?", [hid])), None)  # as stored
     if hearing_record != row:
         raise Broken(f"hearing row {hid} differs from its recorded history (altered)")
+    _check_sealed_audio(report, (row or {}).get("state"))
     seen: set[tuple[str, str]] = set()
     for table, record_id_of in {t: f for t, f in _TABLES.values()}.items():
         for r in store.db[table].rows_where("hearing_id = ?", [hid]):
@@ -151,13 +219,54 @@ def _check_records(store: Store, key: BoxKey, report: HearingReport) -> None:
             if key_ not in expected:
                 raise Broken(f"{table} row {key_[1]} has no outbox record (inserted behind "
                              f"the chain)")
-            stored = expected[key_]
+            stored = {**_ROW_DEFAULTS.get(table, {}), **expected[key_]}
             if {k: r.get(k) for k in stored} != stored or set(r) - set(stored) - {"id"}:
                 raise Broken(f"{table} row {key_[1]} differs from its chained record "
                              f"(altered)")
     if missing := sorted(set(expected) - seen):
         table, record_id = missing[0]
         raise Broken(f"{table} row {record_id} is in the chain but missing from the table")
+
+
+def against_heads(data_dir: Path, heads: dict) -> list[str]:
+    """What the box holds now against chain heads it signed earlier (a heartbeat the
+    centre kept, ``courtbox.sync.server.chain_heads``): one line per hearing that has
+    fewer records or segments than it committed to, or another entry where its head was."""
+    from courtbox.record.chain import (
+        canonical_json,
+        decode_signature,
+        heads_statement,
+        sha256_text,
+        signature_valid,
+    )
+
+    signer = load_identity(Path(data_dir), create=False).signer
+    body = {k: v for k, v in heads.items() if k not in ("sha256", "signature")}
+    digest = sha256_text(canonical_json(body))
+    if digest != heads.get("sha256") or not signature_valid(
+            signer.algorithm, signer.public_key(), heads_statement(digest),
+            decode_signature(heads.get("signature"))):
+        return ["the heads are not signed by this box's key"]
+    problems = []
+    store = Store(Path(data_dir) / DB_NAME, read_only=True)
+    try:
+        for h in heads.get("hearings", []):
+            hid, seq = h["hearing_id"], h.get("last_seq")
+            records = store.db.execute("SELECT COUNT(*) FROM outbox WHERE hearing_id = ?"
+                                       " AND seq <= ?", [hid, seq or 0]).fetchone()[0]
+            at = store.db.execute("SELECT sha256 FROM outbox WHERE seq = ?",
+                                  [seq or 0]).fetchone()
+            segments = store.db.execute("SELECT COUNT(*) FROM audio_segments WHERE"
+                                        " hearing_id = ?", [hid]).fetchone()[0]
+            if (records < h["records"] or segments < h["segments"]
+                    or (seq and (at is None or at[0] != h["record_head"]))):
+                problems.append(
+                    f"hearing {hid}: at {heads.get('at')} the box committed to "
+                    f"{h['records']} records up to seq {seq} and {h['segments']} audio "
+                    f"segments; it holds {records} and {segments}: the record was cut")
+    finally:
+        store.close()
+    return problems
 
 
 def verify(data_dir: Path, hearing_id: str | None = None) -> VerifyReport:
@@ -182,6 +291,8 @@ def verify(data_dir: Path, hearing_id: str | None = None) -> VerifyReport:
             except Broken as e:
                 hr.broken = str(e)
             report.hearings.append(hr)
+        if hearing_id is None and (cut := _check_seq(store)) is not None:
+            report.hearings.append(HearingReport("box", "(outbox)", broken=cut))
         return report
     finally:
         store.close()

@@ -5,7 +5,11 @@ seat per channel, and the bench reports:
 
 - the error rate of the final lines (CER; WER for English), and the offline error rate of
   the same model on the same files (plain ``WhisperModel.transcribe`` of the whole file,
-  mixed down to mono: faster-whisper's defaults, no courtbox prompt, window or VAD);
+  mixed down to mono: faster-whisper's defaults, no courtbox prompt, window or VAD); for a
+  room with a per-seat reference, CER is counted per seat, the baseline decodes each
+  utterance from its own seat's microphone over its true span, and where each line landed
+  is scored (``room.seatscore``: lines on silent seats, utterances on their own seat,
+  double talk found);
 - latency as a live hearing sees it: *first partial*, from the first speech of an utterance
   to the first text shown for it (a partial, or the final when the utterance ended before
   any partial), and *final*, from the end of speech to the final line; p50 and p95;
@@ -51,6 +55,7 @@ from courtbox.room.options import RecorderOptions
 from courtbox.room.speech import SpeechFront
 from courtbox.transcribe.engine import Recognition, WhisperEngine
 from courtbox.transcribe.stream import Final, Heard, Job, JobQueue, LiveTranscript
+from courtbox.transcribe.turns import TurnRevision
 from courtbox.transcribe.worker import job_request
 
 __all__ = ["BenchReport", "FileResult", "ManifestEntry", "SimulatedRun", "format_report",
@@ -68,6 +73,13 @@ def _blocks(path: Path) -> Iterator[Block]:
             position += len(data)
 
 
+def bench_seats(entry: ManifestEntry, channels: int) -> list[tuple[int, str]]:
+    """(channel, seat) pairs: a room's own seats, else one seat per channel."""
+    if entry.room is not None:
+        return list(entry.room.seats)
+    return [(c, f"ch{c}") for c in range(channels)]
+
+
 def mono_16k(path: Path) -> np.ndarray:
     """The whole file mixed down to mono at 16 kHz (for the offline baseline)."""
     audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
@@ -79,17 +91,18 @@ class SimulatedRun:
     """One file through ``SpeechFront``, ``LiveTranscript`` and a single recogniser on a
     simulated clock."""
 
-    def __init__(self, entry: ManifestEntry, engine: WhisperEngine, config: Config) -> None:
+    def __init__(self, entry: ManifestEntry, engine: WhisperEngine, config: Config,
+                 hotwords: tuple[str, ...] = ()) -> None:
         info = audio_file_info(entry.path)
         self.entry = entry
         self.engine = engine
         self.rate = info.samplerate
         options = RecorderOptions.from_config(config)
-        self.front = SpeechFront([(c, f"ch{c}") for c in range(info.channels)],
+        self.front = SpeechFront(bench_seats(entry, info.channels),
                                  channels=info.channels, sample_rate=info.samplerate,
                                  segmenter_options=options.segmenter,
-                                 vad_options=options.vad)
-        self.transcript = LiveTranscript(options.stream)
+                                 vad_options=options.vad, arrays=options.arrays)
+        self.transcript = LiveTranscript(options.stream, hotwords)
         self.queue = JobQueue()  # the recogniser process's queue, as it keeps it
         self.free_at = 0.0  # when the recogniser is next free
         self.result = FileResult(entry, info.frames / info.samplerate, info.channels)
@@ -138,7 +151,11 @@ class SimulatedRun:
             self.queue.forget(u.id)
         update = self.transcript.recognized(job, rec)
         if isinstance(update, Final):
-            self.result.on_final(u, rec.text, self.free_at)
+            self.result.on_final(u, update.result.text if update.result else "",
+                                 self.free_at)
+        elif isinstance(update, TurnRevision):
+            self.result.on_revision(update.utterance, update.result.text, update.merged,
+                                    self.free_at - update.ended_at)
         elif update is not None:
             self.result.on_partial(u, self.free_at)
 
@@ -158,15 +175,26 @@ class _Timed(Quiet):
     def final(self, hearing_id: str, line: dict) -> None:
         at = time.monotonic() - self.started
         u = Utterance(id=line["utterance_id"], seat=line["seat"],
-                      start=round(line["t0"] * SPEECH_RATE), audio=np.zeros(0),
+                      start=round(line["t0"] * SPEECH_RATE),
+                      audio=np.zeros(round((line["t1"] - line["t0"]) * SPEECH_RATE)),
                       speech_start=round(line["speech_t0"] * SPEECH_RATE),
                       speech_end=round(line["speech_t1"] * SPEECH_RATE))
         if line["utterance_id"] in self.first_seen:
             self.result.on_partial(u, self.first_seen[line["utterance_id"]])
         self.result.on_final(u, line["text"], at)
 
+    def revised(self, hearing_id: str, line: dict, merged: list[str]) -> None:
+        u = Utterance(id=line["utterance_id"], seat=line["seat"],
+                      start=round(line["t0"] * SPEECH_RATE),
+                      audio=np.zeros(round((line["t1"] - line["t0"]) * SPEECH_RATE)),
+                      speech_start=round(line["speech_t0"] * SPEECH_RATE),
+                      speech_end=round(line["speech_t1"] * SPEECH_RATE))
+        self.result.on_revision(u, line["text"], tuple(merged),
+                                time.monotonic() - self.started - line["speech_t1"])
 
-def realtime_run(entry: ManifestEntry, config: Config) -> FileResult:
+
+def realtime_run(entry: ManifestEntry, config: Config,
+                 hotwords: tuple[str, ...] = ()) -> FileResult:
     """One file at wall-clock pace through the real ``Recorder`` (archive, store and the
     recogniser process included), in a temporary data directory."""
     from courtbox.audio.capture import FileCapture
@@ -176,8 +204,8 @@ def realtime_run(entry: ManifestEntry, config: Config) -> FileResult:
 
     info = audio_file_info(entry.path)
     result = FileResult(entry, info.frames / info.samplerate, info.channels)
-    seats = [Seat(channel=c, id=f"ch{c}", role="other", name=f"ch{c}")
-             for c in range(info.channels)]
+    seats = [Seat(channel=c, id=seat, role="other", name=seat)
+             for c, seat in bench_seats(entry, info.channels)]
     events = _Timed(result)
     with tempfile.TemporaryDirectory(prefix="courtbox-bench-") as data_dir, \
             RecordingStack(config, Path(data_dir)) as stack:
@@ -185,7 +213,8 @@ def realtime_run(entry: ManifestEntry, config: Config) -> FileResult:
         hearing_id = stack.writer.call(lambda s: open_hearing(
             s, config, HearingInfo(case_number="bench"), actor="bench",
             sample_rate=capture.sample_rate, seats=seats))
-        recorder = Recorder(stack, hearing_id, capture, seats, events=events, hotwords=())
+        recorder = Recorder(stack, hearing_id, capture, seats, events=events,
+                            hotwords=hotwords)
         stack.writer.call(lambda s: start_hearing(s, hearing_id, actor="bench"))
         events.started = time.monotonic()
         recorder.start()
@@ -217,8 +246,10 @@ def child_peak_rss_mb(pid: int | None) -> float:
 
 
 def run_bench(config: Config, entries: list[ManifestEntry], *, realtime: bool,
-              offline: bool, progress: Callable[[FileResult], None] | None = None
-              ) -> BenchReport:
+              offline: bool, progress: Callable[[FileResult], None] | None = None,
+              hotwords: tuple[str, ...] = ()) -> BenchReport:
+    """``hotwords``: a hearing's own words, added to the configured ones as a hearing adds
+    them (``record.hearing.hearing_hotwords``)."""
     from courtbox.transcribe.engine import EngineOptions
     from courtbox.transcribe.model import model_info
 
@@ -229,12 +260,16 @@ def run_bench(config: Config, entries: list[ManifestEntry], *, realtime: bool,
     results: list[FileResult] = []
     for entry in entries:
         if realtime:
-            result = realtime_run(entry, config)
+            result = realtime_run(entry, config, hotwords)
         else:
-            result = SimulatedRun(entry, engine, config).run()
+            result = SimulatedRun(entry, engine, config, hotwords).run()
         if offline:
             t = time.perf_counter()
-            result.offline_text = offline_transcribe(engine, entry)
+            if entry.room is not None:
+                result.offline_lines = own_mic_offline(engine, entry)
+                result.offline_text = "".join(ln["text"] for ln in result.offline_lines)
+            else:
+                result.offline_text = offline_transcribe(engine, entry)
             result.offline_s = time.perf_counter() - t
         results.append(result)
         if progress:
@@ -253,3 +288,27 @@ def offline_transcribe(engine: WhisperEngine, entry: ManifestEntry) -> str:
     sep = " " if entry.language == "en" else ""
     text = sep.join(s.text.strip() for s in segments)
     return normalize_zh(text) if entry.language == "zh" else text
+
+
+def own_mic_offline(engine: WhisperEngine, entry: ManifestEntry) -> list[dict]:
+    """A room's baseline: plain ``transcribe`` of each reference utterance from its own
+    seat's microphone over its true span (what the model can do in that room when the seat
+    decision is perfect)."""
+    from courtbox.transcribe.normalize import normalize_zh
+
+    room = entry.room
+    assert room is not None
+    audio, rate = sf.read(str(entry.path), dtype="float32", always_2d=True)
+    channel = {seat: c for c, seat in room.seats}
+    engine.model.window_frames = None
+    lines = []
+    for u in room.utterances:
+        piece = audio[round(u.t0 * rate):round(u.t1 * rate), channel[u.seat]]
+        if rate != SPEECH_RATE:
+            piece = soxr.resample(piece, rate, SPEECH_RATE)
+        segments, _ = engine.model.transcribe(piece, language=entry.language)
+        sep = " " if entry.language == "en" else ""
+        text = sep.join(s.text.strip() for s in segments)
+        lines.append({"seat": u.seat, "t0": u.t0, "t1": u.t1,
+                      "text": normalize_zh(text) if entry.language == "zh" else text})
+    return lines

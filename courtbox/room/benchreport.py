@@ -3,7 +3,10 @@ report it prints (``courtbox bench``; the drivers are in ``room.bench``).
 
 A manifest lists recordings, one per line: ``path<TAB>reference[<TAB>language]`` (paths
 relative to the manifest; ``#`` lines and blank lines are skipped; an empty reference means
-"no speech here": every character recognised counts as an error).
+"no speech here": every character recognised counts as an error). A line that is only a
+``hearing.json`` (the bundled sample's, or a room of ``scripts/simulate_courtroom.py``) is a
+multi-seat recording with a per-seat reference: its seats are its channels, its CER is
+counted per seat, and the bench scores where each line landed (``room.seatscore``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,16 @@ import numpy as np
 
 from courtbox.audio.types import Utterance
 from courtbox.errors import ConfigError
+from courtbox.room.seatscore import (
+    RoomReference,
+    load_room_reference,
+    seat_errors,
+    seat_score,
+    sum_scores,
+)
 from courtbox.transcribe.metrics import ErrorCount, errors_for
+
+SIMULATE = "scripts/simulate_courtroom.py --out DIR --rooms 20 --seed 100 --duration 60"
 
 
 @dataclass(frozen=True)
@@ -23,6 +35,7 @@ class ManifestEntry:
     path: Path
     reference: str
     language: str = "zh"
+    room: RoomReference | None = None  # per-seat reference of a multi-seat recording
 
 
 def read_manifest(path: Path, default_language: str = "zh") -> list[ManifestEntry]:
@@ -37,6 +50,13 @@ def read_manifest(path: Path, default_language: str = "zh") -> list[ManifestEntr
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         fields = line.split("\t")
+        if len(fields) == 1 and fields[0].strip().endswith(".json"):
+            problem, entry = _room_entry(path, n, fields[0].strip(), default_language)
+            if problem:
+                problems.append(problem)
+            else:
+                entries.append(entry)
+            continue
         if len(fields) not in (2, 3):
             problems.append(f"{path}:{n}: expected path<TAB>reference[<TAB>language], "
                             f"found {len(fields)} field(s)")
@@ -54,6 +74,21 @@ def read_manifest(path: Path, default_language: str = "zh") -> list[ManifestEntr
     if not entries:
         raise ConfigError([f"{path}: the manifest lists no audio file"], str(path))
     return entries
+
+
+def _room_entry(manifest: Path, n: int, name: str, language: str
+                ) -> tuple[str | None, ManifestEntry | None]:
+    where = (manifest.parent / name).resolve()
+    if not where.is_file():
+        return (f"{manifest}:{n}: no such room reference {where} (rooms are generated: "
+                f"{SIMULATE})", None)
+    try:
+        room = load_room_reference(where)
+    except ConfigError as e:
+        return f"{manifest}:{n}: {'; '.join(e.problems)}", None
+    if room.audio is None or not room.audio.is_file():
+        return f"{manifest}:{n}: {where} names no audio file beside it", None
+    return None, ManifestEntry(room.audio, room.text(), language, room)
 
 
 @dataclass
@@ -88,6 +123,13 @@ class FileResult:
     max_lag_s: float = 0.0
     max_queue: int = 0
     worker_rss_mb: float = 0.0  # the recogniser process's peak (realtime only)
+    offline_lines: list[dict] | None = None  # a room's utterances, each from its own mic
+    revision_latencies: list[float] = field(default_factory=list)  # turn end -> revised
+
+    def seats(self) -> dict | None:
+        """Where the lines landed, for a recording with a per-seat reference."""
+        room = self.entry.room
+        return None if room is None else seat_score(self.lines, room, self.entry.language)
 
     @property
     def text(self) -> str:
@@ -95,9 +137,14 @@ class FileResult:
         return sep.join(ln["text"] for ln in sorted(self.lines, key=lambda x: x["t0"]))
 
     def errors(self) -> ErrorCount:
+        if self.entry.room is not None:
+            return _total(seat_errors(self.lines, self.entry.room, self.entry.language))
         return errors_for(self.entry.language, self.entry.reference, self.text)
 
     def offline_errors(self) -> ErrorCount | None:
+        if self.offline_lines is not None and self.entry.room is not None:
+            return _total(seat_errors(self.offline_lines, self.entry.room,
+                                      self.entry.language))
         if self.offline_text is None:
             return None
         return errors_for(self.entry.language, self.entry.reference, self.offline_text)
@@ -115,8 +162,20 @@ class FileResult:
         if t.first_text_at is None and text:
             t.first_text_at = at
         if text:
-            self.lines.append({"seat": u.seat, "t0": round(u.t0, 3), "t1": round(u.t1, 3),
-                               "text": text})
+            self.lines.append({"utterance_id": u.id, "seat": u.seat, "t0": round(u.t0, 3),
+                               "t1": round(u.t1, 3),
+                               "speech_t0": round(u.speech_t0, 3),
+                               "speech_t1": round(u.speech_t1, 3), "text": text})
+
+    def on_revision(self, u: Utterance, text: str, merged: tuple[str, ...], latency: float
+                    ) -> None:
+        """The recogniser read a whole turn again: its first line ``u`` now spans the turn
+        and holds ``text``; the ``merged`` lines are in it."""
+        self.revision_latencies.append(latency)
+        self.lines = [ln for ln in self.lines if ln["utterance_id"] not in merged]
+        for ln in self.lines:
+            if ln["utterance_id"] == u.id:
+                ln.update(text=text, t1=round(u.t1, 3), speech_t1=round(u.speech_t1, 3))
 
     def _timing(self, u: Utterance) -> UtteranceTiming:
         if u.id not in self.timings:
@@ -138,7 +197,12 @@ class FileResult:
                             "final_latency_s": _round(t.final_latency)}
                            for t in self.timings.values() if t.final_at is not None],
             "busy_s": round(self.busy_s, 3), "max_lag_s": round(self.max_lag_s, 3),
+            **({"seats": self.seats(), "lines": self.lines} if self.entry.room else {}),
         }
+
+
+def _total(per_seat: dict[str, ErrorCount]) -> ErrorCount:
+    return sum(per_seat.values(), ErrorCount(0, 0))
 
 
 def _round(v: float | None) -> float | None:
@@ -173,6 +237,8 @@ class BenchReport:
             "with_partial": sum(1 for t in timings if t.partials),
             "first_partial_latency_s": _percentiles(first),
             "final_latency_s": _percentiles(final),
+            "revision_latency_s": _percentiles([v for f in self.files
+                                                for v in f.revision_latencies]),
             "rtf": round(busy / audio_s, 4) if audio_s else None,
             "front_rtf": (round(sum(f.front_s for f in self.files) / audio_s, 4)
                           if audio_s and not self.realtime else None),
@@ -182,6 +248,7 @@ class BenchReport:
             "offline_rtf": (round(sum(f.offline_s for f in self.files) / audio_s, 4)
                             if off and audio_s else None),
             "wall_seconds": round(self.wall_s, 1), "model": self.model,
+            "seats": sum_scores([s for f in self.files if (s := f.seats()) is not None]),
         }
 
     def as_dict(self) -> dict:
@@ -221,6 +288,7 @@ def format_report(summary: dict) -> str:
         f"{m} offline (same model): {pct(summary['offline'])}",
         f"first partial latency:  {lat(summary['first_partial_latency_s'])}",
         f"final latency:          {lat(summary['final_latency_s'])}",
+        f"turn revision latency:  {lat(summary['revision_latency_s'])}",
         f"utterances: {summary['utterances']}, with a partial: {summary['with_partial']}",
         f"real-time factor:       {summary['rtf']} (speech front "
         f"{summary['front_rtf'] if summary['front_rtf'] is not None else '—'}), "
@@ -228,4 +296,17 @@ def format_report(summary: dict) -> str:
         f"peak RSS:               {summary['peak_rss_mb']:.0f} MB; "
         f"wall {summary['wall_seconds']:.0f} s",
     ]
+    seats = summary.get("seats")
+    if seats:
+        def share(v: float | None) -> str:
+            return "—" if v is None else f"{v:.1%}"
+
+        lines += [
+            f"lines on a silent seat: {share(seats['silent_share'])} "
+            f"({seats['on_silent_seat']}/{seats['lines']})",
+            f"utterances on own seat: {share(seats['own_share'])} "
+            f"({seats['on_own_seat']}/{seats['utterances']}); double talk, both seats: "
+            f"{share(seats['double_talk_share'])} "
+            f"({seats['double_talk_found']}/{seats['double_talk']})",
+        ]
     return "\n".join(lines)

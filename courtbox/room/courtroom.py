@@ -50,6 +50,12 @@ class LivePages:
     def partial(self, hearing_id: str, line: PartialLine) -> None:
         self.hub.publish(hearing_id, "partial", line=line.as_dict())
 
+    def revised(self, hearing_id: str, line: dict, merged: list[str]) -> None:
+        # As a correction is shown: in place; the merged lines go as a merge's do.
+        self.hub.publish(hearing_id, "correction", line=line)
+        for utterance_id in merged:
+            self.hub.publish(hearing_id, "removed", utterance_id=utterance_id)
+
     def levels(self, hearing_id: str, report: LevelReport) -> None:
         seats = self.seat_of_channel
         reading = {

@@ -2,7 +2,8 @@
 
 One sink, handed to the recorder once (``Courtroom`` → ``HearingSession`` → ``Recorder``):
 a *final* line once it is durable in the store, a *partial* line while a seat still speaks
-(never stored: the final replaces it), and a *levels* report ten times a second. The
+(never stored: the final replaces it), a line *revised* by the recogniser's reading of a
+whole turn, and a *levels* report ten times a second. The
 courtroom implements it for the live pages; ``courtbox record`` and the demo print finals;
 the benchmark times them. Each method is called on one of the recorder's threads and must
 not block; an exception is logged by the recorder and does not stop recording.
@@ -25,6 +26,11 @@ class RoomEvents(Protocol):
     def partial(self, hearing_id: str, line: PartialLine) -> None:
         """What a seat still speaking has said so far."""
 
+    def revised(self, hearing_id: str, line: dict, merged: list[str]) -> None:
+        """The recogniser read a seat's whole turn again (``transcribe.turns``): ``line``
+        (the store's row, a revision by the recogniser) replaces the turn's first line in
+        place, and the lines ``merged`` (utterance ids) are now in it."""
+
     def levels(self, hearing_id: str, report: LevelReport) -> None:
         """Every channel's meter reading, alarms and dead microphones for one window."""
 
@@ -37,6 +43,9 @@ class Quiet:
         return None
 
     def partial(self, hearing_id: str, line: PartialLine) -> None:
+        return None
+
+    def revised(self, hearing_id: str, line: dict, merged: list[str]) -> None:
         return None
 
     def levels(self, hearing_id: str, report: LevelReport) -> None:

@@ -21,9 +21,7 @@ def capture_factory(config: Config, audio: Path | None, duration: float | None
                     ) -> tuple[CaptureFactory, str]:
     """How to (re)open the hearing's input, and what to call it."""
     if audio is not None:
-        require_channels(audio, FileCapture(audio).channels, config.seats)
-        return (lambda: FileCapture(audio, block_ms=config.audio.block_ms, realtime=True),
-                f"file {audio}")
+        return file_opener(config, audio), f"file {audio}"
     rate = config.audio.sample_rate
     first = [resolve_input_device(config.audio.device, config.channels)]
     source = first[0].name
@@ -40,3 +38,21 @@ def capture_factory(config: Config, audio: Path | None, duration: float | None
                        max_frames=round(duration * rate) if duration else None)
 
     return open_device, source
+
+
+def file_opener(config: Config, audio: Path) -> CaptureFactory:
+    """A file played as the room's microphones: each part (after a pause, a restart of
+    capture) goes on where the last one stopped, and a file played out starts over."""
+    require_channels(audio, FileCapture(audio).channels, config.seats)
+    last: list[FileCapture] = []
+
+    def open_file() -> Capture:
+        at = last[0].file_position if last else 0
+        if last and at >= last[0].frames:
+            at = 0
+        capture = FileCapture(audio, block_ms=config.audio.block_ms, realtime=True,
+                              start_frame=at)
+        last[:] = [capture]
+        return capture
+
+    return open_file

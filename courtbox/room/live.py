@@ -86,3 +86,15 @@ class LiveHub:
     def unsubscribe(self, sub: Subscriber) -> None:
         with self._lock:
             self._subscribers.discard(sub)
+
+    def close(self) -> None:
+        """Tell every subscriber that the service is stopping (a ``shutdown`` event, past
+        anything still queued): each live socket then closes with 1001, going away. Call
+        it on the hub's loop."""
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for sub in subscribers:
+            while sub.queue.full():
+                sub.queue.get_nowait()
+            sub.queue.put_nowait({"seq": self.last_seq, "hearing_id": sub.hearing_id,
+                                  "type": "shutdown"})

@@ -79,7 +79,7 @@ def transcribe_file(path: Path, seats: list[Seat], options: EngineOptions, *,
     speech = RecorderOptions.from_config(config or Config())
     front = SpeechFront([(s.channel, s.id) for s in seats], channels=info.channels,
                         sample_rate=info.samplerate, segmenter_options=speech.segmenter,
-                        vad_options=speech.vad)
+                        vad_options=speech.vad, arrays=speech.arrays)
     result = FileTranscript(file=str(path), duration_s=info.frames / info.samplerate,
                             seats=seats)
 

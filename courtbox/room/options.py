@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from courtbox.audio.arrayfront import ArraySpec, specs_from_config
 from courtbox.audio.levels import MeterOptions
 from courtbox.audio.seats import SegmenterOptions
 from courtbox.transcribe.stream import StreamOptions
@@ -30,6 +31,7 @@ class RecorderOptions:
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
     vad: VadOptions = field(default_factory=VadOptions)
     stream: StreamOptions = field(default_factory=StreamOptions)
+    arrays: tuple[ArraySpec, ...] = ()  # microphone arrays and the seats they hear
 
     @classmethod
     def from_config(cls, config: Config) -> RecorderOptions:
@@ -42,4 +44,5 @@ class RecorderOptions:
                                        soft_max_s=min(12.0, v.max_utterance_s),
                                        max_utterance_s=v.max_utterance_s),
             vad=VadOptions(threshold=v.threshold, neg_threshold=v.neg_threshold),
-            stream=StreamOptions(interval_s=m.partial_interval_s, partials=m.partials))
+            stream=StreamOptions(interval_s=m.partial_interval_s, partials=m.partials),
+            arrays=specs_from_config(config))

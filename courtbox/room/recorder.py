@@ -31,6 +31,7 @@ from courtbox.audio.archive import ArchiveWriter
 from courtbox.audio.capture import Fanout
 from courtbox.audio.levels import Alarm, LevelMeter, LevelReport
 from courtbox.audio.types import SPEECH_RATE, Block, CaptureEvent, SegmentWritten, Utterance
+from courtbox.record.recognised import recogniser_revision
 from courtbox.room.events import QUIET
 from courtbox.room.speech import SpeechFront
 from courtbox.transcribe.stream import (
@@ -40,6 +41,7 @@ from courtbox.transcribe.stream import (
     LiveTranscript,
     PartialLine,
 )
+from courtbox.transcribe.turns import TurnRevision
 
 if TYPE_CHECKING:
     from courtbox.audio.capture import Capture
@@ -91,7 +93,7 @@ class Recorder:
         self.speech = SpeechFront(
             [(s.channel, s.id) for s in seats], channels=capture.channels,
             sample_rate=capture.sample_rate, segmenter_options=options.segmenter,
-            vad_options=options.vad,
+            vad_options=options.vad, arrays=options.arrays,
             start=timeline_start * SPEECH_RATE // capture.sample_rate
         ) if recognizer is not None else None
         # Heard on the analysis thread, results on the recogniser's: guarded by a lock.
@@ -189,7 +191,7 @@ class Recorder:
             if job.kind == "final":
                 self.utterances += 1
             self.recognizer.submit(job.utterance, lambda _, r, e, job=job: self._result(
-                job, r, e), job.hotwords, kind=job.kind)
+                job, r, e), job.hotwords, kind=job.kind, context=job.context)
 
     def _result(self, job: Job, result: Recognition | None, error: str | None) -> None:
         """From the recogniser's thread: what the result changes, told to the store or the
@@ -198,6 +200,8 @@ class Recorder:
             update = self.transcript.recognized(job, result, error)
         if isinstance(update, Final):
             self._recognized(update)
+        elif isinstance(update, TurnRevision):
+            self._revised(update)
         elif update is not None:
             self._partial(update)
 
@@ -236,6 +240,25 @@ class Recorder:
                 "avg_logprob": result.avg_logprob}
         future = self.writer.submit(lambda s: s.add_final(**line))
         future.add_done_callback(lambda f: self._announce(f, line, utterance))
+
+    def _revised(self, revision: TurnRevision) -> None:
+        """A seat's whole turn read again: a recogniser's revision of its lines."""
+        u, r = revision.utterance, revision.result
+        future = self.writer.submit(lambda s: recogniser_revision(
+            s, self.hearing_id, u.id, text=r.text, t1=u.t1, words=r.words_as_dicts(),
+            avg_logprob=r.avg_logprob, merged=revision.merged))
+
+        def announce(f) -> None:
+            if f.exception() is not None or f.result() is None:
+                return  # the writer has logged it, or a person's correction stands
+            try:
+                self.events.revised(self.hearing_id, {
+                    **f.result(), "speech_t0": u.speech_t0, "speech_t1": u.speech_t1},
+                    list(revision.merged))
+            except Exception:  # noqa: BLE001 - a display bug must not stop recording
+                logger.exception("revised-line handler failed")
+
+        future.add_done_callback(announce)
 
     def _announce(self, future, line: dict, utterance: Utterance) -> None:
         if future.exception() is not None:

@@ -7,11 +7,17 @@ just ended and every seat's utterance still going, each with its speech bounds, 
 recogniser process; ``courtbox bench`` sends them to a recogniser on a simulated clock;
 ``courtbox transcribe`` recognises each final in turn. All three therefore cut and schedule
 speech identically. Stateful and not thread-safe: one thread feeds it.
+
+Seats at a microphone array (``arrays``: ``audio.arrayfront.ArraySpec``) are heard by an
+``ArrayFront`` in front of the same cutting: a beam per seat toward its direction, the seat
+active where the direction finder hears it. Their utterances join the gooseneck seats' in
+one ``Heard``, on the same timeline; ``heard_arrays`` is what the clerk's console shows.
 """
 
 from __future__ import annotations
 
-from courtbox.audio.seats import LiveUtterance, Segmenter, SegmenterOptions
+from courtbox.audio.arrayfront import ArrayFront, ArraySpec
+from courtbox.audio.seats import LiveUtterance, Segmenter, SegmenterOptions, UtteranceCutter
 from courtbox.audio.types import SPEECH_RATE, Block, Utterance
 from courtbox.transcribe.stream import Heard, Speaking
 from courtbox.transcribe.vad import SileroVad, VadOptions
@@ -20,25 +26,40 @@ from courtbox.transcribe.vad import SileroVad, VadOptions
 class SpeechFront:
     def __init__(self, seats: list[tuple[int, str]], *, channels: int, sample_rate: int,
                  segmenter_options: SegmenterOptions | None = None,
-                 vad_options: VadOptions | None = None, start: int = 0) -> None:
+                 vad_options: VadOptions | None = None, start: int = 0,
+                 arrays: tuple[ArraySpec, ...] = ()) -> None:
         """``seats``: (channel, seat id) pairs; ``start``: 16 kHz timeline sample of the
-        first block."""
-        self.vad = SileroVad(len(seats), vad_options)
-        self.segmenter = Segmenter(seats, channels=channels, sample_rate=sample_rate,
+        first block; ``arrays``: the arrays and the seats they hear (those seats in ``seats``
+        are heard by the array, not by their reference capsule)."""
+        at_array = {s.seat for a in arrays for s in a.seats}
+        own = [(ch, seat) for ch, seat in seats if seat not in at_array]
+        self.vad = SileroVad(len(own), vad_options)
+        self.segmenter = Segmenter(own, channels=channels, sample_rate=sample_rate,
                                    options=segmenter_options, start=start,
-                                   speech_gate=self.vad.speech)
+                                   speech_gate=self.vad.speech) if own else None
+        cut = segmenter_options or SegmenterOptions()
+        self.arrays = [ArrayFront(a, sample_rate=sample_rate, options=cut, start=start,
+                                  make_cutter=lambda seat: UtteranceCutter(seat, cut),
+                                  speech_gate=SileroVad(1, vad_options).speech)
+                       for a in arrays if a.seats]
+        self._parts: list[Segmenter | ArrayFront] = [
+            *([self.segmenter] if self.segmenter else []), *self.arrays]
 
     @property
     def position(self) -> int:
-        return self.segmenter.position
+        return min(part.position for part in self._parts)
+
+    def heard_arrays(self) -> list[dict]:
+        """Per array: the seats it hears now, the voice's direction, dead capsules."""
+        return [a.heard() for a in self.arrays]
 
     def feed(self, block: Block) -> Heard:
-        ended = tuple(self.segmenter.feed(block))
-        return Heard(self.segmenter.position, ended,
-                     tuple(_speaking(live) for live in self.segmenter.live()))
+        ended = tuple(u for part in self._parts for u in part.feed(block))
+        return Heard(self.position, ended, tuple(_speaking(live) for part in self._parts
+                                                 for live in part.live()))
 
     def flush(self) -> Heard:
-        return Heard(self.segmenter.position, tuple(self.segmenter.flush()))
+        return Heard(self.position, tuple(u for part in self._parts for u in part.flush()))
 
 
 def _speaking(live: LiveUtterance) -> Speaking:

@@ -1,8 +1,10 @@
 """The long-lived parts a hearing is recorded with, opened and closed in one visible order:
-the database check (and salvage of a damaged one, ``courtbox.record.salvage``), the store,
-recovery of what an interrupted recording left in the archive, the store's writer thread,
-then the recogniser process; closed in reverse. It also holds what the config says about
-recording (``options``, read once) and checks the disk before each part.
+the data directory's lock (``courtbox.record.lock``: one recording process at a time, taken
+before anything in the directory is touched, released last), the database check (and
+salvage of a damaged one, ``courtbox.record.salvage``), the store, recovery of what an
+interrupted recording left in the archive, the store's writer thread, then the recogniser
+process; closed in reverse. It also holds what the config says about recording
+(``options``, read once) and checks the disk before each part.
 
 A ``Recorder`` records one part with these parts (``courtbox.room.recorder``); the
 courtroom, ``courtbox record``, the demo and the benchmark all build on it, so a demo
@@ -20,6 +22,7 @@ from courtbox.errors import ModelError
 from courtbox.hardware.disk import DiskStatus, disk_status
 from courtbox.record.hearing import hearing_hotwords
 from courtbox.record.identity import open_store
+from courtbox.record.lock import DataDirLock, hold_data_dir
 from courtbox.record.salvage import (
     Salvage,
     check_database,
@@ -61,11 +64,14 @@ class RecordingStack:
         self.last_disk: DiskStatus | None = None  # as checked at the latest part's start
         self.unclean = False  # the previous process did not stop cleanly
         self.salvaged: Salvage | None = None  # the database was damaged and rebuilt
+        self.lock: DataDirLock | None = None
         self._opened = False
 
     def __enter__(self) -> RecordingStack:
+        # Before anything else: a second process must not take the holder's live
+        # ``.partial`` for an interrupted one (DataDirBusy names the holder; nothing touched).
+        self.lock = hold_data_dir(self.data_dir)
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
             private(self.data_dir)
             self.unclean = mark_running(self.data_dir)
             problem = check_database(self.data_dir / DB_NAME, full=self.unclean)
@@ -109,6 +115,9 @@ class RecordingStack:
             self.store.close()
         if self._opened:
             mark_stopped(self.data_dir)
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def disk(self, channels: int, sample_rate: int, hearing_id: str | None = None
              ) -> DiskStatus:

@@ -1,8 +1,14 @@
 """Retention on the box: which audio may leave it, and the alarm when the disk fills.
 
 An archived audio segment is released (its file deleted, its row and hash kept) only when
-all of these hold: the centre acknowledged its sha256 and its record,
-``sync.retention_days`` have passed since it was written, and its hearing is closed. Each
+all of these hold: its hearing is closed, and one collector that is still enrolled (not
+revoked, not disabled) acknowledged both its sha256 and its outbox entry, and that ack is
+``sync.retention_days`` old: the period counts from the acknowledgement, never from when
+the segment was written. An ack counts only for a blob the box served that collector
+whole (``blob_downloads``, kept by ``courtbox.sync.server``): a collector that says it
+holds what it never downloaded releases nothing with that ack, ever; it must download
+the blob and ack it again, and the period then runs from that ack. Revoking a collector
+(``courtbox sync revoke``) or enrolling it anew drops what its acks would release. Each
 release is an audit-log entry, and ``courtbox verify`` accepts a released segment's missing
 file while still checking its place in the hash chain. Disk pressure never releases
 anything that is not acknowledged: when the disk is below its reserve and nothing is
@@ -27,11 +33,17 @@ def releasable(store: Store, retention_days: float, now: datetime | None = None
     rows = store.db.execute(
         """SELECT s.id, s.hearing_id, s.path, s.sha256 FROM audio_segments s
            JOIN hearings h ON h.id = s.hearing_id
-           WHERE h.state = 'closed' AND s.created_at <= ?
-             AND s.sha256 IN (SELECT sha256 FROM blob_acks)
-             AND (SELECT seq FROM outbox WHERE kind = 'audio_segment' AND record_id = s.id)
-                 <= (SELECT COALESCE(MAX(acked_seq), 0) FROM collectors)
+           WHERE h.state = 'closed'
              AND s.id NOT IN (SELECT segment_id FROM released_segments)
+             AND EXISTS (
+               SELECT 1 FROM blob_acks a
+               JOIN collectors c ON c.name = a.collector
+               JOIN blob_downloads d ON d.sha256 = a.sha256 AND d.collector = a.collector
+               WHERE a.sha256 = s.sha256 AND c.disabled = 0 AND c.revoked_at IS NULL
+                 AND d.completed_at IS NOT NULL AND d.completed_at <= a.acked_at
+                 AND a.acked_at <= ?
+                 AND c.acked_seq >= (SELECT seq FROM outbox WHERE kind = 'audio_segment'
+                                     AND record_id = s.id))
            ORDER BY s.created_at""", [cutoff]).fetchall()
     return [dict(zip(("id", "hearing_id", "path", "sha256"), r, strict=True)) for r in rows]
 

@@ -33,7 +33,7 @@ import math
 import re
 import time
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -46,15 +46,17 @@ logger = logging.getLogger(__name__)
 PROMPT_ZH = "以下是普通话的庭审记录。"
 NO_SPEECH_PROB = 0.6
 LOW_WORD_PROB = 0.5
+HOTWORD_DOUBT = 0.5  # a hotword written less surely than this: read again without hotwords
 MAX_COMPRESSION_RATIO = 2.4  # faster-whisper's threshold for a failed decode
 WINDOW_PAD_S = 2  # seconds of padding the encoder window keeps after the utterance
 PARTIAL_WINDOW_S = 10  # a partial's shortest window: cheaper, and shorter ones wander
 TAIL_S = 0.5  # audio kept before the first and after the last speech the VAD found
 # (0.2 s cost 0.23 CER points on aishell-dev: the first and last syllables lose their onset)
 END_SLACK_S = 0.3  # a segment ending this close to the end of speech is the last one
+CONTEXT_CHARS = 40  # of a seat's own preceding text, given as context
 TOKENS_PER_S = 12  # generous for Mandarin (about 5 characters a second, 1–2 tokens each)
 
-Mode = Literal["final", "partial"]
+Mode = Literal["final", "partial", "turn"]  # a turn: a seat's whole turn, as a final
 
 # What Whisper, trained on subtitled video, writes over silence and noise: subtitle credits
 # and requests to subscribe, as whole phrases. Single words (转发, 订阅, 字幕) are left
@@ -109,6 +111,22 @@ def is_hallucination(seg, first: bool = True) -> bool:
     if seg.words is None:  # decoded without word timings (a partial): logprob decides
         return False
     return not seg.words or _mean_word_probability(seg) < LOW_WORD_PROB
+
+
+def doubted_hotword(rec: Recognition, hotwords: tuple[str, ...]) -> bool:
+    """Whether ``rec`` holds a hotword, or two characters of one, that the model wrote with
+    a mean probability below ``HOTWORD_DOUBT``: the bias of the hotword prompt, not the
+    audio (a hotword truly spoken is recognised at 0.8 and more)."""
+    chars: list[tuple[str, float]] = [(c, w.p) for w in rec.words for c in w.w]
+    said = "".join(c for c, _ in chars)
+    for hotword in hotwords:
+        for piece in {hotword[i:i + 2] for i in range(len(hotword) - 1)}:
+            at = said.find(piece)
+            while at >= 0:
+                if np.mean([p for _, p in chars[at:at + len(piece)]]) < HOTWORD_DOUBT:
+                    return True
+                at = said.find(piece, at + 1)
+    return False
 
 
 @dataclass(frozen=True)
@@ -182,22 +200,24 @@ class WhisperEngine:
         self.options = options
         self.model = windowed_model(options)
 
-    def _max_new_tokens(self, seconds: float, hotwords: str | None) -> int:
+    def _max_new_tokens(self, seconds: float, hotwords: str | None, prompt_text: str) -> int:
         """A bound on tokens for the audio's length, so a decoder loop ends early; the prompt
         (hotwords, at most half the context, and the initial prompt) and the answer must fit
         Whisper's 448-token context together."""
         encode = self.model.hf_tokenizer.encode
         prompt = min(len(encode(" " + hotwords).ids), 223) if hotwords else 0
-        prompt += len(encode(" " + self.options.prompt).ids) + 8
+        prompt += len(encode(" " + prompt_text).ids) + 8
         return max(16, min(math.ceil(seconds * TOKENS_PER_S) + 16,
                            self.model.max_length - prompt))
 
     def recognize(self, audio: np.ndarray, offset_s: float = 0.0,
                   extra_hotwords: tuple[str, ...] = (), mode: Mode = "final",
-                  speech: tuple[float, float] | None = None) -> Recognition:
+                  speech: tuple[float, float] | None = None, context: str = ""
+                  ) -> Recognition:
         """Recognise one utterance starting at ``offset_s`` on the hearing timeline;
         ``speech``: where in ``audio`` its speech begins and ends, in seconds (None: all of
-        it is speech)."""
+        it is speech); ``context``: the seat's own text just before it (the same turn),
+        given to Whisper after the prompt."""
         o = self.options
         started = time.perf_counter()
         # Whisper writes text into silence it is given (before and after the speech, and
@@ -208,24 +228,35 @@ class WhisperEngine:
         offset_s += first / SPEECH_RATE
         language = None if o.language == "auto" else o.language
         hotwords = " ".join((*o.hotwords, *extra_hotwords)) or None
-        seconds = len(audio) / SPEECH_RATE
-        final = mode == "final"
+        final = mode != "partial"
         # Frames per second of mel features: 100.
-        self.model.window_frames = self.options.window_for(seconds, mode) * 100
-        segments, info = self.model.transcribe(
-            audio.astype(np.float32, copy=False),
-            language=language,
-            beam_size=o.beam_size if final else 1,
-            temperature=0.0,
-            initial_prompt=(o.prompt or None) if language in ("zh", None) else None,
-            hotwords=hotwords,
-            condition_on_previous_text=False,
-            word_timestamps=final,
-            without_timestamps=True,
-            max_new_tokens=self._max_new_tokens(seconds, hotwords),
-            vad_filter=False,
-        )
+        self.model.window_frames = self.options.window_for(
+            len(audio) / SPEECH_RATE, "final" if final else "partial") * 100
+        prompt = ((o.prompt + context[-CONTEXT_CHARS:]) or None
+                  if language in ("zh", None) else None)
         speech_end -= first / SPEECH_RATE
+        decode = (audio.astype(np.float32, copy=False), offset_s, speech_end, language,
+                  prompt, final)
+        rec = self._decode(*decode, hotwords)
+        if final and hotwords and doubted_hotword(rec, (*o.hotwords, *extra_hotwords)):
+            # A hotword the model itself doubts is the hotword writing itself into speech
+            # that does not hold it (数据 → 书记): read without them.
+            logger.debug("doubted hotword in %r: decoding without hotwords", rec.text)
+            rec = self._decode(*decode, None)
+        return replace(rec, compute_s=time.perf_counter() - started)
+
+    def _decode(self, audio: np.ndarray, offset_s: float, speech_end: float,
+                language: str | None, prompt: str | None, final: bool,
+                hotwords: str | None) -> Recognition:
+        o = self.options
+        seconds = len(audio) / SPEECH_RATE
+        segments, info = self.model.transcribe(
+            audio, language=language, beam_size=o.beam_size if final else 1,
+            temperature=0.0, initial_prompt=prompt, hotwords=hotwords,
+            condition_on_previous_text=False, word_timestamps=final,
+            without_timestamps=True,
+            max_new_tokens=self._max_new_tokens(seconds, hotwords, prompt or ""),
+            vad_filter=False)
         texts: list[str] = []
         words: list[Word] = []
         logprobs: list[float] = []
@@ -255,4 +286,4 @@ class WhisperEngine:
             text=text, words=words,
             avg_logprob=round(float(np.mean(logprobs)), 4) if logprobs else None,
             no_speech_prob=round(float(np.max(no_speech)), 4) if no_speech else None,
-            language=lang, compute_s=time.perf_counter() - started)
+            language=lang)

@@ -9,7 +9,9 @@ the live pipeline, the benchmark's simulated clock and the tests run the same de
   ``interval_s``; never while the speaker has fallen silent (the final is about to be
   needed, and must not queue behind a partial).
 - ``JobQueue`` orders the recogniser's work. Finals are never dropped and always go first,
-  in order; a seat has at most one partial waiting, and a newer one replaces it. So when the
+  in order; then a seat's turn re-recognition (at most one a seat waiting: a newer one
+  covers the older one's lines); a seat has at most one partial waiting, and a newer one
+  replaces it. So when the
   CPU cannot keep up, partial refreshes are what give way, and the backlog of finals drains
   as soon as the burst is over.
 - ``agree`` is LocalAgreement (whisper_streaming): of two successive partial hypotheses of
@@ -19,22 +21,24 @@ the live pipeline, the benchmark's simulated clock and the tests run the same de
   (in the spirit of whisper_streaming's insert-audio / process / finish): ``hear`` takes what
   the speech front made of a block (``Heard``: the utterances that ended, the ones still
   going) and answers the jobs to send to the recogniser now; ``recognized`` takes a job's
-  result and answers what it changes (a ``PartialLine`` shown, or the ``Final``). The
-  recogniser's own queue (``JobQueue``) and its clock stay with whoever runs it.
+  result and answers what it changes (a ``PartialLine`` shown, the ``Final``, or a
+  ``TurnRevision`` of a seat's whole turn, ``transcribe.turns``). The recogniser's own
+  queue (``JobQueue``) and its clock stay with whoever runs it.
 """
 
 from __future__ import annotations
 
 import collections
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 from courtbox.audio.types import SPEECH_RATE, Utterance
+from courtbox.transcribe.turns import Duplicates, SeatTurns, TurnRevision
 
 if TYPE_CHECKING:
     from courtbox.transcribe.engine import Recognition
 
-Kind = Literal["partial", "final"]
+Kind = Literal["partial", "final", "turn"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,13 @@ class StreamOptions:
     retry_s: float = 0.25
     quiet_ms: int = 150  # trailing silence after which no partial is asked for
     partials: bool = True
+    # A seat's speech that resumes within turn_gap_s of its last is the same turn; once the
+    # seat has been quiet that long, a turn of two lines or more is recognised again whole
+    # (``TurnRevision``), up to max_turn_s of audio.
+    turns: bool = True
+    turn_gap_s: float = 1.0
+    max_turn_s: float = 28.0
+    context: bool = False  # the turn's earlier lines as the recogniser's prompt
 
 
 @dataclass
@@ -57,6 +68,7 @@ class Job:
     submitted_at: float  # seconds, on whatever clock the caller runs (wall or simulated)
     hotwords: tuple[str, ...] = ()
     key: int = 0  # the caller's handle
+    context: str = ""  # the seat's own text earlier in the turn: the recogniser's prompt
 
 
 class PartialPolicy:
@@ -104,12 +116,13 @@ class JobQueue:
 
     def __init__(self) -> None:
         self._finals: collections.deque[Job] = collections.deque()
+        self._turns: dict[str, Job] = {}  # seat -> its turn's latest re-recognition
         self._partials: dict[str, Job] = {}  # seat -> newest partial
         self._ended: set[str] = set()  # utterance ids whose final is queued or done
         self.stats = QueueStats()
 
     def __len__(self) -> int:
-        return len(self._finals) + len(self._partials)
+        return len(self._finals) + len(self._turns) + len(self._partials)
 
     @property
     def finals_waiting(self) -> int:
@@ -127,6 +140,11 @@ class JobQueue:
             if stale is not None and stale.utterance.id == job.utterance.id:
                 dropped.append(self._partials.pop(seat))
                 self.stats.partials_skipped += 1
+        elif job.kind == "turn":
+            # A newer reading of a seat's turn holds every line the older one did.
+            if seat in self._turns:
+                dropped.append(self._turns[seat])
+            self._turns[seat] = job
         elif job.utterance.id in self._ended:
             self.stats.partials_skipped += 1
             return [job]
@@ -147,6 +165,8 @@ class JobQueue:
         """The job ``pop`` would hand out next."""
         if self._finals:
             return self._finals[0]
+        if self._turns:
+            return min(self._turns.values(), key=lambda j: j.submitted_at)
         if self._partials:
             return min(self._partials.values(), key=lambda j: j.submitted_at)
         return None
@@ -157,6 +177,8 @@ class JobQueue:
             return None
         if job.kind == "final":
             return self._finals.popleft()
+        if job.kind == "turn":
+            return self._turns.pop(job.utterance.seat)
         return self._partials.pop(job.utterance.seat)
 
     def oldest_final(self) -> Job | None:
@@ -164,8 +186,9 @@ class JobQueue:
 
     def jobs(self) -> list[Job]:
         """Every waiting job, in the order ``pop`` would hand them out."""
-        return list(self._finals) + sorted(self._partials.values(),
-                                           key=lambda j: j.submitted_at)
+        return (list(self._finals)
+                + sorted(self._turns.values(), key=lambda j: j.submitted_at)
+                + sorted(self._partials.values(), key=lambda j: j.submitted_at))
 
     def forget(self, utterance_id: str) -> None:
         """The final of ``utterance_id`` has been delivered: its id need not be kept."""
@@ -265,6 +288,9 @@ class TranscriptStats:
     finals: int = 0  # final jobs asked for
     partials: int = 0  # partial jobs asked for
     shown: int = 0  # partial results that changed a line on screen
+    turns: int = 0  # turn re-recognitions asked for
+    revisions: int = 0  # of them, those that revised the turn's lines
+    duplicates: int = 0  # finals dropped: another seat's louder final of the same speech
 
 
 class LiveTranscript:
@@ -282,6 +308,9 @@ class LiveTranscript:
         self.policy = PartialPolicy(self.options)
         self.lines = PartialLines()
         self.stats = TranscriptStats()
+        self.turns = SeatTurns(self.options.turn_gap_s, self.options.max_turn_s,
+                               SPEECH_RATE)
+        self.duplicates = Duplicates()
 
     def hear(self, heard: Heard, now: float) -> list[Job]:
         """The jobs to send to the recogniser now: a final for each utterance that ended,
@@ -289,7 +318,9 @@ class LiveTranscript:
         jobs: list[Job] = []
         for u in heard.ended:
             self.policy.finished(u.id)
-            jobs.append(Job("final", u, now, self.hotwords))
+            context = self.turns.ended(u)
+            jobs.append(Job("final", u, now, self.hotwords,
+                            context=context if self.options.context else ""))
         self.stats.finals += len(heard.ended)
         for s in heard.speaking:
             u = s.utterance
@@ -297,15 +328,31 @@ class LiveTranscript:
             if self.policy.due(u.id, speech_s, s.silence_ms):
                 jobs.append(Job("partial", u, now, self.hotwords))
                 self.stats.partials += 1
+        if self.options.turns:
+            speaking = {s.utterance.seat for s in heard.speaking}
+            for turn in self.turns.due(heard.position, speaking):
+                jobs.append(Job("turn", turn, now, self.hotwords))
+                self.stats.turns += 1
         return jobs
 
     def recognized(self, job: Job, result: Recognition | None, error: str | None = None
-                   ) -> PartialLine | Final | None:
-        """A job's result: the ``Final`` of a final job; for a partial, the line it
-        changed, or None when it shows nothing (no text, or its final came first)."""
+                   ) -> PartialLine | Final | TurnRevision | None:
+        """A job's result: the ``Final`` of a final job (its text emptied when it is a
+        louder seat's speech again, ``turns.Duplicates``); the ``TurnRevision`` of a turn
+        job, or None when it changes nothing; for a partial, the line it changed, or None
+        when it shows nothing (no text, or its final came first)."""
         u = job.utterance
+        if job.kind == "turn":
+            revision = self.turns.revision(u, result)
+            self.stats.revisions += revision is not None
+            return revision
         if job.kind == "final":
             self.lines.final(u.id, u.seat)
+            if result is not None and result.text and self.duplicates.is_bleed(
+                    u, result.text):
+                self.stats.duplicates += 1
+                result = replace(result, text="", words=[])
+            self.turns.recognized(u, result.text if result is not None else "")
             return Final(u, result, error)
         if result is None or not result.text:
             return None

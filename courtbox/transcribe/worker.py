@@ -8,14 +8,22 @@ a fresh one is started, and the final it was working on goes back to the head of
 so the backlog is transcribed after the restart (a partial in flight is simply dropped).
 Each result is handed to the callback given with its utterance, from the supervisor's own
 thread, in completion order.
+
+The child never outlives its parent (``die_with_parent``): the kernel kills it when the
+thread that started it ends (``prctl(PR_SET_PDEATHSIG, SIGKILL)``), and a watch thread ends
+it when its parent process is gone, so a ``kill -9`` of the agent leaves no recogniser
+behind, whoever started it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import logging
 import multiprocessing as mp
+import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -40,11 +48,39 @@ def job_request(job: Job) -> tuple:
     if u.speech_start >= 0 and u.speech_end >= 0:
         speech = ((u.speech_start - u.start) / SPEECH_RATE,
                   (u.speech_end - u.start) / SPEECH_RATE)
-    return (u.audio, u.t0, job.hotwords, job.kind, speech)
+    return (u.audio, u.t0, job.hotwords, job.kind, speech, job.context)
 
 
-def _worker_main(options: EngineOptions, jobs: mp.Queue, results: mp.Queue) -> None:
+PR_SET_PDEATHSIG = 1
+PARENT_POLL_S = 0.5
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """In a child: end when ``parent_pid`` does. The kernel's parent-death signal first
+    (Linux), then a watch of the parent pid as the fallback (another OS, or a parent whose
+    starting thread outlives it)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            logger.warning("prctl(PR_SET_PDEATHSIG): errno %d", ctypes.get_errno())
+    except (OSError, AttributeError) as e:
+        logger.warning("no parent-death signal here (%s); watching the parent", e)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)  # the parent is gone: nobody reads what this process would say
+
+    if os.getppid() != parent_pid:  # it died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _worker_main(options: EngineOptions, jobs: mp.Queue, results: mp.Queue,
+                 parent_pid: int | None = None) -> None:
     logging.basicConfig(level=logging.WARNING)
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     try:
         from courtbox.transcribe.engine import WhisperEngine
 
@@ -114,7 +150,7 @@ class RecognizerProcess:
         self._inflight: int | None = None
         self._busy: tuple[int, float] | None = None
         self._busy_s = 0.0
-        self._done = {"final": 0, "partial": 0}
+        self._done = {"final": 0, "partial": 0, "turn": 0}
         self._stop = threading.Event()
         self._proc: mp.process.BaseProcess | None = None
         self._jobs: mp.Queue | None = None
@@ -141,7 +177,8 @@ class RecognizerProcess:
         self._discard_queues()
         self._jobs, self._results = self._ctx.Queue(), self._ctx.Queue()
         self._proc = self._ctx.Process(target=_worker_main, name="courtbox-asr",
-                                       args=(self.options, self._jobs, self._results),
+                                       args=(self.options, self._jobs, self._results,
+                                             os.getpid()),
                                        daemon=True)
         self._proc.start()
         deadline = time.monotonic() + self.start_timeout_s
@@ -206,9 +243,11 @@ class RecognizerProcess:
                 restarts=self.restarts)
 
     def submit(self, utterance: Utterance, on_result: ResultCallback,
-               hotwords: tuple[str, ...] = (), kind: Kind = "final") -> None:
+               hotwords: tuple[str, ...] = (), kind: Kind = "final", context: str = ""
+               ) -> None:
         with self._lock:
-            job = Job(kind, utterance, time.monotonic(), hotwords, key=next(self._keys))
+            job = Job(kind, utterance, time.monotonic(), hotwords, key=next(self._keys),
+                      context=context)
             self._entries[job.key] = _Entry(job, on_result)
             for dropped in self._queue.push(job):
                 self._entries.pop(dropped.key, None)

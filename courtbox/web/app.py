@@ -5,7 +5,9 @@ Everything under ``/api/v1`` needs a session: log in with ``POST /api/v1/session
 send the cookie it sets (the pages do) or ``Authorization: Bearer TOKEN``. Each endpoint
 names the permission it needs (``courtbox.record.users.PERMISSIONS``): no session is 401,
 the wrong role 403, a malformed body 422 with the reason, a request the hearing's state
-refuses 409, each with a JSON ``detail`` (``courtbox.web.statuses``).
+refuses 409, each with a JSON ``detail`` (``courtbox.web.statuses``). Every response
+carries the browser hardening headers (``courtbox.web.headers``); every body meets the
+size limit and one strict JSON parser (``courtbox.web.limits``).
 
 The app knows the rooms it serves only as the parts the appliance hands it (``Api``); the
 appliance also mounts the court's sync API (``courtbox.sync.server``) beside it.
@@ -32,12 +34,14 @@ from courtbox.web import (
     hearings,
     live,
     pages,
+    parties,
     session,
     statuses,
     transcript,
     users,
 )
 from courtbox.web.deps import API, Api, PartialsProvider
+from courtbox.web.headers import SecurityHeaders
 from courtbox.web.limits import MAX_BODY, BodyLimit
 
 if TYPE_CHECKING:
@@ -48,7 +52,7 @@ if TYPE_CHECKING:
     from courtbox.room.live import LiveHub
 
 ROUTERS = (pages, session, users, health, hearings, transcript, annotations, audio, exports,
-           live)
+           live, parties)
 
 
 def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
@@ -88,6 +92,7 @@ def create_app(data_dir: Path, *, writer: StoreWriter | None = None,
                   docs_url=f"{API}/docs", redoc_url=None, lifespan=lifespan)
     app.state.api = api
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, a 413 too
     statuses.install(app)
     for module in ROUTERS:
         app.include_router(module.router)

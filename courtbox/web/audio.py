@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
 
 from courtbox.record.playback import HearingAudio, RangeError
-from courtbox.web.deps import API, Api, api_of, hearing_or_404, need
+from courtbox.web.deps import API, Api, api_of, hearing_or_404
+from courtbox.web.party_access import reader_or_party
 
 router = APIRouter(prefix=API, tags=["audio"])
 
@@ -20,7 +21,7 @@ router = APIRouter(prefix=API, tags=["audio"])
 def audio(hearing_id: str, seat: str = Query("mix", max_length=40,
                                              description="A seat id, or mix."),
           range_: Annotated[str | None, Header(alias="range")] = None,
-          user: dict = need("read"), api: Api = Depends(api_of)) -> Response:
+          user: dict = Depends(reader_or_party), api: Api = Depends(api_of)) -> Response:
     """The seat's (or the mix's) archived audio as WAV on the hearing's timeline; HTTP
     Range to start anywhere."""
     hearing = hearing_or_404(api, hearing_id)

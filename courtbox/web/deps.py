@@ -62,7 +62,6 @@ class Api:
     database: Callable[[], str] | None = None
     sync_lag: Callable[[Store], dict] | None = None
     anonymous: str | None = None
-    throttle: users.LoginThrottle = field(default_factory=users.LoginThrottle)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def read(self, fn: Callable[[Store], T]) -> T:

@@ -6,7 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from courtbox.record.hearing import PAUSE_REASONS, HearingInfo
+from courtbox.record.localtime import DEFAULT_ZONE
+from courtbox.record.timeline import HEARING_STAGES, pauses
 from courtbox.record.transcript import integrity_values
+from courtbox.record.users import people
 from courtbox.web.bodies import HearingBody, PauseBody
 from courtbox.web.deps import API, Api, api_of, hearing_or_404, need, the_courtroom
 
@@ -35,9 +38,22 @@ def get_hearing(hearing_id: str, user: dict = need("read"),
     hearing["seats"] = api.read(lambda s: s.seats(hearing_id))
     hearing["integrity"] = api.read(lambda s: integrity_values(s, hearing_id))
     hearing["pause_reasons"] = PAUSE_REASONS
+    hearing["stages"] = HEARING_STAGES
+    hearing["people"] = api.read(lambda s: people(s, hearing))  # 书记员 张三, by login
+    hearing["timezone"] = hearing.get("timezone") or (
+        api.courtroom.config.court.timezone if api.courtroom is not None else DEFAULT_ZONE)
     if api.courtroom is not None:
         hearing["timeline_s"] = api.courtroom.timeline_now(hearing_id)
     return hearing
+
+
+@router.get("/{hearing_id}/pauses")
+def hearing_pauses(hearing_id: str, user: dict = need("read"),
+                   api: Api = Depends(api_of)) -> list[dict]:
+    """The hearing's pauses on its timeline, with their reasons: ``t0``, ``t1`` (null
+    while it goes on), ``at0``, ``at1`` (UTC), ``reason``, ``reason_name``, ``text``."""
+    hearing_or_404(api, hearing_id)
+    return api.read(lambda s: pauses(s, hearing_id))
 
 
 @router.post("/{hearing_id}/start")

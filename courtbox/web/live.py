@@ -4,6 +4,12 @@ Final and partial lines, corrections, annotations, state changes and level meter
 as JSON events (``courtbox.room.live``). Who asks and whether the hearing exists are read
 from the store in a worker thread: the read waits on the app's lock, and nothing may wait
 on the event loop, which carries every live page at once.
+
+A page of another site must not listen in with the clerk's cookie (cross-site WebSocket
+hijacking): a browser always sends ``Origin``, and one that is not this box's own
+(``https://`` + the ``Host`` it asked for) is closed with 4403 before anything is read.
+A client without ``Origin`` is not a browser: it must send its session token as
+``?token=``; a cookie alone counts only with the box's own ``Origin``.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
@@ -31,7 +38,14 @@ async def live(websocket: WebSocket, hearing_id: str,
     meters as JSON events; ``after``: the last ``seq`` seen, to receive what was
     missed."""
     api: Api = websocket.app.state.api
-    token = websocket.cookies.get(COOKIE) or websocket.query_params.get("token")
+    origin = websocket.headers.get("origin")
+    if origin is not None and not same_origin(origin, websocket.headers.get("host")):
+        await websocket.accept()
+        await websocket.close(code=4403, reason="not this box's own page (Origin)")
+        return
+    token = websocket.query_params.get("token")
+    if token is None and origin is not None:
+        token = websocket.cookies.get(COOKIE)
     user = await asyncio.to_thread(api.user_of, token)
     # Accepted, then closed with a code a page can act on (4401: log in again).
     await websocket.accept()
@@ -44,14 +58,27 @@ async def live(websocket: WebSocket, hearing_id: str,
         return
     hub = _hub(api)
     sub, missed = hub.subscribe(hearing_id, after)
+    code = 1000
     try:
-        await _send(websocket, sub, missed, after or 0)
+        code = await _send(websocket, sub, missed, after or 0)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
         hub.unsubscribe(sub)
-        with contextlib.suppress(RuntimeError):
-            await websocket.close()
+        # A page that went away (navigated, closed, the box stopping) is not an error.
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close(code=code)
+
+
+def same_origin(origin: str, host: str | None) -> bool:
+    """Whether a browser's ``Origin`` is the box itself: its host and port are the
+    ``Host`` the browser connected to (a court's proxy must pass ``Host`` on)."""
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    return (parts.scheme in ("https", "http") and host is not None
+            and parts.netloc.lower() == host.strip().lower())
 
 
 def _hub(api: Api) -> LiveHub:
@@ -63,13 +90,16 @@ def _hub(api: Api) -> LiveHub:
 
 
 async def _send(websocket: WebSocket, sub: Subscriber, missed: list[dict], last: int
-                ) -> None:
-    """What was missed, then every new event once (a ``reload`` always)."""
+                ) -> int:
+    """What was missed, then every new event once (a ``reload`` always); at the hub's
+    ``shutdown`` the close code to end with (1001: going away)."""
     for event in missed:
         await websocket.send_json(event)
         last = max(last, event["seq"])
     while True:
         event = await sub.queue.get()
+        if event["type"] == "shutdown":
+            return 1001
         if event["seq"] <= last and event["type"] != "reload":
             continue
         await websocket.send_json(event)

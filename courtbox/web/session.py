@@ -2,36 +2,66 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from courtbox.record import users
 from courtbox.record.store import sha256_text
 from courtbox.web.bodies import LoginBody
 from courtbox.web.deps import API, COOKIE, Api, api_of, current_user
+from courtbox.web.logins import MAX_WAITING, client_address, flush, gate_of
 
 router = APIRouter(prefix=f"{API}/session", tags=["session"])
 
 
-@router.post("")
-def log_in(body: LoginBody, response: Response, request: Request,
-           api: Api = Depends(api_of)) -> dict:
-    client = request.client.host if request.client else None
-    if wait := api.throttle.retry_after(body.name, client):
-        api.write(lambda s: s.audit(body.name, "user.login_throttled", None, client=client))
-        raise HTTPException(429, f"too many failed logins; try again in {wait} s",
-                            headers={"Retry-After": str(wait)})
-    result = api.write(lambda s: users.login(s, body.name, body.password))
-    if result is None:
-        api.throttle.failed(body.name, client)
-        api.write(lambda s: s.audit(body.name, "user.login_failed", None, client=client))
+@router.post("", responses={429: {}, 503: {}})
+async def log_in(body: LoginBody, response: Response, request: Request,
+                 api: Api = Depends(api_of)) -> dict:
+    """Limited per account and per source (``courtbox.web.logins``): the check never runs
+    on the event loop or the store's writer, and a refused client writes nothing."""
+    gate = gate_of(request.app)
+    client = client_address(request, gate.trusted)
+    attempt = gate.admit(body.name, client)
+    if isinstance(attempt, int):
+        await flush(api, gate)  # the summaries whose window ended, not this refusal
+        raise HTTPException(429, f"too many failed logins; try again in {attempt} s",
+                            headers={"Retry-After": str(attempt)})
+    ok: bool | None = None
+    try:
+        if gate.waiting >= MAX_WAITING:
+            raise HTTPException(503, "too many logins at once; try again in a second",
+                                headers={"Retry-After": "1"})
+        gate.waiting += 1
+        try:
+            async with gate.hashing():
+                ok = await asyncio.to_thread(
+                    lambda: users.password_ok(api.read(lambda s: s.user(body.name)),
+                                              body.password))
+        finally:
+            gate.waiting -= 1
+    finally:
+        gate.done(attempt, ok=ok)
+    if not ok:
+        if gate.audit_failure(body.name, client):
+            await _write(api, lambda s: s.audit(body.name, "user.login_failed", None,
+                                                client=client))
         raise HTTPException(401, "wrong user name or password")
-    api.throttle.succeeded(body.name)
-    token, user = result
-    api.write(lambda s: s.audit(user["name"], "user.login", None, client=client))
+
+    def open_session(s):
+        token, user = users.open_session(s, body.name)
+        s.audit(user["name"], "user.login", None, client=client)
+        return token, user
+
+    token, user = await _write(api, open_session)
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https",
                         max_age=users.SESSION_HOURS * 3600)
     return {"user": user["name"], "role": user["role"], "token": token}
+
+
+async def _write(api: Api, fn):
+    return await asyncio.wrap_future(api.writer.submit(fn))
 
 
 @router.get("")

@@ -1,22 +1,29 @@
 """Which HTTP status each refusal of the box is: the one place the record's and the room's
 exceptions (``courtbox.errors``) meet HTTP. Each answers JSON ``{"detail": message}``; a
-class not named here answers by its nearest named base."""
+class not named here answers by its nearest named base. A request FastAPI cannot validate
+is 422 listing each field's location and reason, with the input it got only where that
+can be written back as JSON (never a 500 because the reason cannot be told)."""
 
 from __future__ import annotations
 
 import json
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 
 from courtbox.errors import (
     AudioError,
     AuthError,
+    BadPartyCode,
+    BadText,
     CourtboxError,
     EmptyLine,
     ExportError,
     HearingError,
     NoSuchLine,
     NotASigner,
+    NotYourHearing,
+    PartyError,
     StoreError,
     SyncError,
     TranscriptError,
@@ -34,6 +41,10 @@ STATUSES: dict[type[CourtboxError], int] = {
     NoSuchLine: 404,
     EmptyLine: 422,
     NotASigner: 403,
+    BadText: 422,           # a control or bidi character in an identifier
+    NotYourHearing: 403,    # not the hearing's own panel or clerk
+    PartyError: 409,        # a party's act the review's state refuses
+    BadPartyCode: 401,      # an unknown, used or expired party code
 }
 
 
@@ -45,6 +56,26 @@ def error_response(status: int, message: str) -> Response:
 def install(app: FastAPI) -> None:
     for kind, status in STATUSES.items():
         app.add_exception_handler(kind, _handler(status))
+    app.add_exception_handler(RequestValidationError, _invalid)
+
+
+def _writable(value: object) -> bool:
+    try:
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+async def _invalid(request: Request, exc: Exception) -> Response:
+    errors = []
+    for err in exc.errors():  # type: ignore[attr-defined]
+        shown = {k: err[k] for k in ("type", "loc", "msg") if k in err}
+        shown.update({k: err[k] for k in ("input", "ctx") if k in err and _writable(err[k])})
+        errors.append(shown if _writable(shown) else {"type": str(err.get("type")),
+                                                      "msg": str(err.get("msg"))})
+    return Response(json.dumps({"detail": errors}, ensure_ascii=False), 422,
+                    media_type="application/json")
 
 
 def _handler(status: int):

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
+from courtbox.record.edits import merge_lines, move_line, split_line
 from courtbox.record.store import SQLITE_MAX
 from courtbox.record.transcript import correct_line, sign_off
-from courtbox.web.bodies import CorrectionBody
+from courtbox.web.bodies import CorrectionBody, MergeBody, MoveBody, SplitBody
 from courtbox.web.deps import API, Api, api_of, decoded, hearing_or_404, need
 
 router = APIRouter(prefix=f"{API}/hearings/{{hearing_id}}", tags=["transcript"])
@@ -61,6 +62,45 @@ def correct(hearing_id: str, utterance_id: str, body: CorrectionBody,
                                            user=user["name"]))
     line = _line(row)
     api.publish(hearing_id, "correction", line=line)
+    return line
+
+
+@router.post("/transcript/{utterance_id}/seat", status_code=201)
+def move(hearing_id: str, utterance_id: str, body: MoveBody, user: dict = need("correct"),
+         api: Api = Depends(api_of)) -> dict:
+    """The line said from another seat: its next revision."""
+    hearing_or_404(api, hearing_id)
+    line = _line(api.write(lambda s: move_line(s, hearing_id, utterance_id, seat=body.seat,
+                                               base_revision=body.base_revision,
+                                               user=user["name"])))
+    api.publish(hearing_id, "correction", line=line)
+    return line
+
+
+@router.post("/transcript/{utterance_id}/split", status_code=201)
+def split(hearing_id: str, utterance_id: str, body: SplitBody, user: dict = need("correct"),
+          api: Api = Depends(api_of)) -> list[dict]:
+    """The line cut in two before character ``at``: [the first half, the new line]."""
+    hearing_or_404(api, hearing_id)
+    first, second = api.write(lambda s: split_line(
+        s, hearing_id, utterance_id, at=body.at, base_revision=body.base_revision,
+        user=user["name"]))
+    lines = [_line(first), _line(second)]
+    api.publish(hearing_id, "correction", line=lines[0])
+    api.publish(hearing_id, "final", line=lines[1])
+    return lines
+
+
+@router.post("/transcript/{utterance_id}/merge", status_code=201)
+def merge(hearing_id: str, utterance_id: str, body: MergeBody, user: dict = need("correct"),
+          api: Api = Depends(api_of)) -> dict:
+    """The next line joined onto this one; the next one is gone from the transcript."""
+    hearing_or_404(api, hearing_id)
+    line = _line(api.write(lambda s: merge_lines(
+        s, hearing_id, utterance_id, body.next, base_revision=body.base_revision,
+        next_revision=body.next_revision, user=user["name"])))
+    api.publish(hearing_id, "correction", line=line)
+    api.publish(hearing_id, "removed", utterance_id=body.next)
     return line
 
 

@@ -13,7 +13,7 @@ router = APIRouter(prefix=f"{API}/users", tags=["users"])
 
 @router.get("")
 def list_users(user: dict = need("users"), api: Api = Depends(api_of)) -> list[dict]:
-    return [{k: u[k] for k in ("name", "role", "disabled", "created_at")}
+    return [{k: u[k] for k in ("name", "display_name", "role", "disabled", "created_at")}
             for u in api.read(lambda s: s.users())]
 
 
@@ -21,5 +21,5 @@ def list_users(user: dict = need("users"), api: Api = Depends(api_of)) -> list[d
 def create_user(body: UserBody, user: dict = need("users"),
                 api: Api = Depends(api_of)) -> dict:
     api.write(lambda s: users.add_user(s, body.name, body.role, body.password,
-                                       actor=user["name"]))
-    return {"name": body.name, "role": body.role}
+                                       actor=user["name"], display_name=body.display_name))
+    return {"name": body.name, "role": body.role, "display_name": body.display_name}

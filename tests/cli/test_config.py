@@ -269,7 +269,8 @@ def test_cli_check_json_round_trips_the_values(tmp_path: Path) -> None:
     assert Config.model_validate(printed).model_dump() == load_config(path).model_dump()
     assert printed["court"]["room"] == "第三科技法庭"
     assert printed["seats"][1] == {"channel": 2, "id": "witness", "role": "witness",
-                                   "name": "证人"}
+                                   "name": "证人", "array": None, "azimuth_deg": None,
+                                   "elevation_deg": 0.0, "sector_deg": 40.0}
     assert printed["api"]["port"] == 9000
 
 

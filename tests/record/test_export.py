@@ -31,8 +31,9 @@ def test_txt_srt_vtt_json_carry_the_record(recorded_hearing: tuple[Path, str]) -
     for needle in ("庭审笔录", "示例人民法院", RECORDED_CASE, "张审判长", "王某",
                    "审判长：现在开庭", "原告：请求判令被告支付货款30万元", "真实性有异议",
                    "休庭（调解）", "继续开庭", "【异议】被告对证据提出异议", "笔录校验值",
-                   record.integrity["transcript_sha256"], "签署（书记员）：clerk1",
-                   "签署（审判人员）：judge1"):
+                   record.integrity["transcript_sha256"], "签署（书记员）：李书记员（clerk1）",
+                   "签署（审判长）：张审判长（judge1）", "（书记员 李书记员更正）",
+                   "【异议】被告对证据提出异议（审判长 张审判长）"):
         assert needle in txt, needle
     assert "被告对原告提交的证据有异议" not in txt  # the correction replaced it
     srt = render(record, "srt").decode()
@@ -125,3 +126,87 @@ def test_user_add_checks_its_input_and_never_stores_the_password(tmp_path: Path)
         assert login(store, "zhang", "a long secret") is None
     finally:
         store.close()
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="poppler-utils: scripts/setup.sh")
+def test_the_biluo_has_local_times_real_names_and_the_parties_signatures(
+        recorded_copy: tuple[Path, str], tmp_path: Path) -> None:
+    """Issue 18: the PDF's 开庭时间 was UTC without a zone; sign-offs named login names; the
+    parties did not sign at all. Now: Asia/Shanghai (court.timezone) everywhere, 书记员 李书记员,
+    and each party's drawn signature or refusal. The PDF's pages go to test-artifacts/."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from docx import Document
+
+    from courtbox.record import parties
+    from courtbox.record.identity import open_store
+    from tests.record.test_parties import signature_png
+
+    data, hid = recorded_copy
+    store = open_store(data)
+    try:
+        _, s = parties.redeem_code(
+            store, parties.issue_code(store, hid, "plaintiff", actor="clerk1")["code"])
+        parties.sign(store, s, name="王某", png=signature_png())
+        _, d = parties.redeem_code(
+            store, parties.issue_code(store, hid, "defendant", actor="clerk1")["code"])
+        parties.refuse(store, d, name="北京甲科技有限公司 赵某", reason="笔录未记录我方质证意见")
+        record = load_record(store, hid)
+        start = store.hearing(hid)["wall_start"]
+    finally:
+        store.close()
+    local = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(
+        ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
+    txt = render(record, "txt").decode()
+    assert f"开庭时间：{local}" in txt and "时区：Asia/Shanghai" in txt
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", txt), txt  # no raw ISO stamp
+    ARTIFACTS.mkdir(exist_ok=True)
+    docx_path = ARTIFACTS / "biluo-with-parties.docx"
+    docx_path.write_bytes(render(record, "docx"))
+    doc = Document(str(docx_path))
+    cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+    assert local in cells and len(doc.inline_shapes) == 1
+    assert any(c.startswith("李书记员（clerk1） ") for c in cells)
+    assert any("（签署后添加）" in c and "已签名" in c for c in cells)
+    pdf = ARTIFACTS / "biluo-with-parties.pdf"
+    pdf.write_bytes(render(record, "pdf"))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
+                          text=True).stdout
+    for needle in (local, "张审判长（judge1）", "当事人阅看与签名", "笔录未记录我方质证意见"):
+        assert needle in text.replace("\n", ""), needle
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True,
+                            text=True).stdout.splitlines()[2:]
+    assert len(images) >= 1, "the drawn signature is in the PDF"
+    for old in ARTIFACTS.glob("biluo-with-parties-*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-r", "70", "-png", str(pdf),
+                    str(ARTIFACTS / "biluo-with-parties")], check=True)
+    assert list(ARTIFACTS.glob("biluo-with-parties-*.png"))
+
+
+def test_the_hearing_stages_head_the_lines_that_follow_them(store) -> None:
+    """The clerk's one-click stage marks (宣布开庭 … 宣判) structure the 笔录: each is a
+    numbered heading before the lines of its stage, in every text export."""
+    from courtbox.record.export import load_record, to_srt, to_txt
+    from tests.record.test_store import final, new_hearing
+
+    hid = new_hearing(store)
+    store.add_annotation(hearing_id=hid, t=0.0, label="宣布开庭", text="", author="clerk1")
+    final(store, hid, "u1", 1.0, "现在开庭")
+    store.add_annotation(hearing_id=hid, t=5.0, label="法庭调查", text="原告陈述", author="clerk1")
+    final(store, hid, "u2", 5.0, "原告陈述诉讼请求")
+    final(store, hid, "u3", 9.0, "被告答辩")
+    store.add_annotation(hearing_id=hid, t=12.0, label="法庭辩论", text="", author="clerk1")
+    final(store, hid, "u4", 13.0, "双方辩论")
+    store.add_annotation(hearing_id=hid, t=14.0, label="请注意", text="证据三", author="clerk1")
+    txt = to_txt(load_record(store, hid)).splitlines()
+    order = [i for i, line in enumerate(txt) for key in (
+        "一、宣布开庭", "现在开庭", "二、法庭调查：原告陈述", "原告陈述诉讼请求", "被告答辩",
+        "三、法庭辩论", "双方辩论", "【请注意】证据三") if key in line]
+    assert order == sorted(order) and len(order) == 8, txt
+    assert "一、宣布开庭（00:00:00 起）" in txt
+    assert "法庭调查" in to_srt(load_record(store, hid))

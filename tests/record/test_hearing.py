@@ -80,10 +80,12 @@ def test_pause_reasons_are_checked(store: Store) -> None:
     assert next_part(store, hid) == 1
 
 
-def test_the_hearings_own_names_and_case_number_become_hotwords() -> None:
+def test_the_hearings_own_names_become_hotwords_but_not_its_case_number() -> None:
+    """Issue 18: fed `(2026)京0105民初123号`, the recogniser wrote 京神病医师 for 精神病医师."""
     from courtbox.record.hearing import hearing_hotwords
 
     hearing = {"case_number": "(2026)京0105民初123号", "clerk": "王芳",
-               "panel": ["张三", "李四"], "parties": ["北京某某科技有限公司", "张三", " "]}
-    assert hearing_hotwords(hearing) == ("(2026)京0105民初123号", "王芳", "张三", "李四",
-                                         "北京某某科技有限公司")
+               "panel": ["张三", "李四"], "parties": ["北京某某科技有限公司", "张三", " ", "赵"],
+               "terms": ["违约金", "第3条", "(2025)京01民终7号"]}
+    assert hearing_hotwords(hearing) == ("王芳", "张三", "李四", "北京某某科技有限公司",
+                                         "违约金")

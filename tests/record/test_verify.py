@@ -45,6 +45,15 @@ def test_one_flipped_byte_in_a_segment_is_named(recorded_copy: tuple[Path, str])
     assert "audio segment part 1 #2" in result.stdout and "altered" in result.stdout
 
 
+def untriggered(db: sqlite3.Connection) -> sqlite3.Connection:
+    """The database as someone with the file in hand edits it: the schema's triggers (which
+    keep a signed transcript unchanged) dropped first."""
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                              ).fetchall():
+        db.execute(f"DROP TRIGGER {name}")
+    return db
+
+
 @pytest.mark.parametrize("sql, needle", [
     ("UPDATE transcript SET text = '原告撤回诉讼请求。' WHERE utterance_id = 'u1'",
      "transcript row u1:0 differs"),
@@ -60,7 +69,7 @@ def test_one_flipped_byte_in_a_segment_is_named(recorded_copy: tuple[Path, str])
 def test_an_altered_row_is_named(recorded_copy: tuple[Path, str], sql: str, needle: str) -> None:
     """Editing the database behind courtbox's back is found and named."""
     data_dir, _ = recorded_copy
-    db = sqlite3.connect(data_dir / "courtbox.db")
+    db = untriggered(sqlite3.connect(data_dir / "courtbox.db"))
     db.execute(sql)
     db.commit()
     db.close()
@@ -119,3 +128,87 @@ def test_verify_of_a_read_only_copy_writes_nothing_and_checks_every_signature(
     assert "BROKEN" in result.stdout
     assert (f"outbox seq {seq} (transcript u0:0): signature does not verify with the "
             "box's key") in result.stdout, result.stdout
+
+
+# -- a cut tail (issue 17, class 11) ------------------------------------------------------
+
+_ROWS = {"seat": ("seats", "hearing_id || ':' || seat_id"), "audio_segment":
+         ("audio_segments", "id"), "transcript": ("transcript", "utterance_id || ':' || "
+                                                  "revision"),
+         "revision": ("transcript", "utterance_id || ':' || revision"),
+         "annotation": ("annotations", "id"), "audit": ("audit_log", "CAST(id AS TEXT)"),
+         "signoff": ("signoffs", "id")}
+
+
+def _cut_tail(data_dir: Path, hid: str, *, keep_segments: int, counter: bool) -> None:
+    """What someone with the database in hand does to make a hearing shorter: delete its
+    last segments (files, rows) and every chained entry from the first of them on with the
+    rows they carry, put the hearing row back to what the remaining history says, and
+    (``counter``) rewrite SQLite's own sequence too."""
+    db = untriggered(sqlite3.connect(data_dir / "courtbox.db"))
+    segs = db.execute("SELECT id, path FROM audio_segments WHERE hearing_id = ? ORDER BY"
+                      " part, idx", [hid]).fetchall()
+    first = db.execute("SELECT seq FROM outbox WHERE kind = 'audio_segment' AND"
+                       " record_id = ?", [segs[keep_segments][0]]).fetchone()[0]
+    for kind, record_id in db.execute("SELECT kind, record_id FROM outbox WHERE"
+                                      " hearing_id = ? AND seq >= ?", [hid, first]).fetchall():
+        if kind in _ROWS:
+            table, key = _ROWS[kind]
+            db.execute(f"DELETE FROM {table} WHERE {key} = ?", [record_id])
+    db.execute("DELETE FROM outbox WHERE seq >= ?", [first])
+    history = {}
+    for (body,) in db.execute("SELECT body FROM outbox WHERE hearing_id = ? AND kind IN"
+                              " ('hearing', 'hearing_update') ORDER BY seq", [hid]):
+        history.update(json.loads(body)["record"])
+    row = db.execute("SELECT * FROM hearings WHERE id = ?", [hid])
+    names = [d[0] for d in row.description]
+    db.execute("UPDATE hearings SET " + ", ".join(f"{n} = ?" for n in names) + " WHERE id = ?",
+               [history.get(n) if n in history else (None if n in ("frozen_at", "closed_at")
+                                                     else "[]" if n == "terms" else v)
+                for n, v in zip(names, row.fetchone(), strict=True)] + [hid])
+    if counter:
+        db.execute("UPDATE sqlite_sequence SET seq = (SELECT MAX(seq) FROM outbox)"
+                   " WHERE name = 'outbox'")
+    db.commit()
+    db.close()
+    for _, path in segs[keep_segments:]:
+        (data_dir / path).unlink()
+
+
+def test_a_cut_tail_is_reported(recorded_copy: tuple[Path, str]) -> None:
+    """The last segment and everything chained after it, gone with their rows: the outbox
+    was handed out further than it now goes (before the fix: OK)."""
+    data_dir, hid = recorded_copy
+    _cut_tail(data_dir, hid, keep_segments=2, counter=False)
+    result = _run(data_dir)
+    assert result.returncode == 1, result.stdout
+    assert "(outbox)" in result.stdout and "cut" in result.stdout, result.stdout
+
+
+def test_a_cut_tail_is_seen_against_the_heads_the_box_signed(
+        recorded_copy: tuple[Path, str]) -> None:
+    """With SQLite's counter rewritten too the box alone cannot tell; the signed heads it
+    sent with an earlier heartbeat (kept by the centre) can."""
+    from courtbox.record.identity import open_store
+    from courtbox.record.verify import against_heads
+    from courtbox.sync.server import chain_heads
+
+    data_dir, hid = recorded_copy
+    store = open_store(data_dir)
+    heads = chain_heads(store, store.identity)
+    store.close()
+    (head,) = [h for h in heads["hearings"] if h["hearing_id"] == hid]
+    assert head["segments"] == 3 and head["state"] == "closed"
+    assert against_heads(data_dir, heads) == []
+    _cut_tail(data_dir, hid, keep_segments=1, counter=True)
+    (problem,) = against_heads(data_dir, heads)
+    assert hid in problem and "3 audio segments" in problem and "cut" in problem
+    forged = {**heads, "last_seq": 1}
+    assert against_heads(data_dir, forged) == ["the heads are not signed by this box's key"]
+
+
+def test_a_closed_hearing_is_sealed_with_its_head(recorded_hearing: tuple[Path, str]) -> None:
+    data_dir, hid = recorded_hearing
+    (report,) = verify(data_dir).hearings
+    assert report.ok and report.sealed is not None
+    assert report.sealed["segments"] == 3 and report.sealed["audio_head"] == report.audio_head

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from courtbox.record.verify import verify
+from tests.central.helpers import assert_audio_at_centre, box_read, central, enroll
 from tests.conftest import RunningAgent, run_courtbox
-from tests.sync.test_sync import assert_audio_at_centre, box_read, enroll
 
 SEED = int(os.environ.get("COURTBOX_RESTART_SEED", "7"))
 NO_ADVERTISE = "[sync]\nadvertise = false\n"
@@ -34,17 +34,17 @@ def archive_files(data: Path) -> dict[str, str]:
             for p in (data / "audio").rglob("seg-*") if p.is_file()}
 
 
-def test_twenty_kills_and_five_stops_lose_nothing(tmp_path: Path, cache_dir: Path) -> None:
+def test_twenty_kills_and_five_stops_lose_nothing(tmp_path: Path, cache_dir: Path,
+                                                  centre) -> None:
     rng = random.Random(SEED)
     port = free_port()
-    central = tmp_path / "central"
     agent = RunningAgent(tmp_path / "run-00", transcribe=False, port=port,
                          extra_config=NO_ADVERTISE)
     with agent.client("clerk1") as clerk:
         hid = clerk.post("/api/v1/hearings", json={"case_number": "(2026)京0105民初7号"}
                          ).json()["id"]
         clerk.post(f"/api/v1/hearings/{hid}/start").raise_for_status()
-    enroll(agent, central)
+    enroll(agent, centre)
     signals = [signal.SIGKILL] * 20 + [signal.SIGTERM] * 5
     rng.shuffle(signals)
     acked: dict[int, str] = {}  # seq -> sha256 of what the collector acknowledged
@@ -52,7 +52,7 @@ def test_twenty_kills_and_five_stops_lose_nothing(tmp_path: Path, cache_dir: Pat
         for i, sig in enumerate(signals, 1):
             time.sleep(rng.uniform(0.1, 3.0))
             if i % 6 == 0:  # the court's collector pulls now and then, between restarts
-                run_courtbox("central", "run", "--once", "--data-dir", str(central))
+                central(centre, "run", "--once")
                 acked |= box_read(agent, lambda s: {e.seq: e.sha256 for e in s.outbox(
                     0, 1_000_000) if e.seq <= s.db.execute(
                         "SELECT acked_seq FROM collectors").fetchone()[0]})
@@ -87,13 +87,13 @@ def test_twenty_kills_and_five_stops_lose_nothing(tmp_path: Path, cache_dir: Pat
         with agent.client("clerk1") as clerk:
             time.sleep(1)
             assert clerk.post(f"/api/v1/hearings/{hid}/close").json()["state"] == "closed"
-        out = run_courtbox("central", "run", "--once", "--data-dir", str(central)).stdout
+        out = central(centre, "run", "--once").stdout
         assert "0 quarantined; ok" in out, out
     finally:
         agent.stop()
 
     assert verify(agent.data).ok
-    assert_audio_at_centre(agent, central)
+    assert_audio_at_centre(agent, centre)
     txt = run_courtbox("export", hid, "-f", "txt", "-o", str(tmp_path / "record.txt"),
                        "--data-dir", str(agent.data))
     assert (tmp_path / "record.txt").read_text().count("录音系统重启，继续录音") == 25, txt

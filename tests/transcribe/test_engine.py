@@ -155,3 +155,22 @@ def test_a_burst_drops_partials_first_never_finals_and_catches_up(
     assert len(partials) <= 12 and after.partials_done == len(partials)
     assert after.finals_done == 12 and after.queue_depth == 0 and after.lag_s == 0.0
     assert after.max_depth >= 12
+
+
+def test_a_hotword_the_model_doubts_is_read_again_without_hotwords() -> None:
+    """The hotword prompt writes itself into speech that does not hold it (数据 → 书记 at
+    p≈0.3, a line 书记员 over a place name at p≈0.1); a hotword truly spoken comes at 0.8
+    and more and stands."""
+    from courtbox.transcribe.engine import Recognition, Word, doubted_hotword
+
+    def rec(*chars: tuple[str, float]) -> Recognition:
+        return Recognition("".join(c for c, _ in chars),
+                           [Word(c, 0.0, 0.1, p) for c, p in chars])
+
+    hotwords = ("审判长", "书记员", "诉讼请求")
+    assert doubted_hotword(rec(("中", .8), ("指", .5), ("院", .9), ("书", .3), ("记", .35),
+                               ("显", .9), ("示", .9)), hotwords)
+    assert doubted_hotword(rec(("书记", .1), ("员", .2)), hotwords)
+    assert not doubted_hotword(rec(("请", .9), ("书", .92), ("记", .95), ("员", .97),
+                                   ("宣", .9), ("读", .9)), hotwords)
+    assert not doubted_hotword(rec(("中", .2), ("指", .2), ("院", .2)), hotwords)

@@ -23,6 +23,7 @@ from courtbox.transcribe.stream import (
     StreamOptions,
     agree,
 )
+from courtbox.transcribe.turns import TurnRevision
 
 SEATS = ["judge", "clerk", "plaintiff", "defendant"]
 
@@ -224,9 +225,98 @@ def test_every_utterance_gets_one_final_after_its_partials_and_lines_follow(step
             if job.kind == "final":
                 assert isinstance(out, Final) and out.utterance is job.utterance
                 answered.add(job.utterance.id)
-            elif out is not None:
+            elif isinstance(out, PartialLine):
                 assert out.utterance_id not in answered
         shown = {line.utterance_id for line in t.lines.current()}
         assert not shown & answered
         assert len(shown) == len({line.seat for line in t.lines.current()})
     assert len(finals) == len(set(finals)) == t.stats.finals
+
+
+# -- turns and the duplicate guard ------------------------------------------------------------
+
+
+def _piece(seat: str, t0: float, t1: float, level: float = 0.1) -> Utterance:
+    """An utterance of ``t0``–``t1`` s whose speech is all of it, at ``level`` (RMS)."""
+    n = round((t1 - t0) * SPEECH_RATE)
+    start = round(t0 * SPEECH_RATE)
+    return Utterance(id=f"{seat}-{start}", seat=seat, start=start,
+                     audio=np.full(n, level, dtype=np.float32), speech_start=start,
+                     speech_end=start + n)
+
+
+def test_a_turn_cut_by_a_hesitation_is_read_again_whole_and_revises_its_lines() -> None:
+    """A judge pauses 0.8 s mid-sentence: two finals are committed as they come; once the
+    judge has been quiet ``turn_gap_s`` the whole turn (the pause silent) goes to the
+    recogniser, after every final, and its text becomes the first line's revision with the
+    second merged into it. A seat that resumes only after the gap starts a new turn."""
+    t = LiveTranscript(StreamOptions(partials=False, turn_gap_s=1.0))
+    a, b = _piece("judge", 1.0, 3.0), _piece("judge", 3.8, 5.0)
+    [fa] = t.hear(_heard(3.5, ended=(a,)), now=3.5)
+    t.recognized(fa, Recognition(text="本庭现在"))
+    [fb] = t.hear(_heard(5.5, ended=(b,)), now=5.5)
+    assert t.hear(_heard(5.9), now=5.9) == []  # not yet quiet the gap
+    t.recognized(fb, Recognition(text="开亭"))
+    [turn] = t.hear(_heard(6.0), now=6.0)
+    assert turn.kind == "turn" and turn.utterance.t0 == a.t0 and turn.utterance.t1 == b.t1
+    audio = turn.utterance.audio
+    gap = slice(a.start + len(a.audio) - a.start, b.start - a.start)
+    assert (audio[gap] == 0).all() and (audio[: len(a.audio)] == a.audio).all()
+    assert t.hear(_heard(7.0), now=7.0) == []  # once per state of the turn
+    out = t.recognized(turn, Recognition(text="本庭现在开庭"))
+    assert isinstance(out, TurnRevision)
+    assert out.utterance.id == a.id and out.utterance.t1 == b.t1 and out.merged == (b.id,)
+    assert out.result.text == "本庭现在开庭" and out.ended_at == b.speech_t1
+    # After a longer silence the judge's next words are a turn of their own: one piece.
+    c = _piece("judge", 8.5, 10.0)
+    [fc] = t.hear(_heard(10.5, ended=(c,)), now=10.5)
+    t.recognized(fc, Recognition(text="请坐"))
+    assert t.hear(_heard(12.0), now=12.0) == []
+    assert t.stats.turns == 1 and t.stats.revisions == 1
+
+
+def test_a_turn_reading_that_would_lose_text_changes_nothing() -> None:
+    t = LiveTranscript(StreamOptions(partials=False))
+    a, b = _piece("clerk", 1.0, 3.0), _piece("clerk", 3.5, 5.0)
+    for u, text in ((a, "请当事人核对"), (b, "笔录内容")):
+        [f] = t.hear(_heard(u.t1 + 0.5, ended=(u,)), now=u.t1 + 0.5)
+        t.recognized(f, Recognition(text=text))
+    [turn] = t.hear(_heard(6.5), now=6.5)
+    assert t.recognized(turn, Recognition(text="请")) is None  # far shorter: kept as is
+    assert t.recognized(turn, None) is None and t.stats.revisions == 0
+
+
+def test_the_same_speech_on_two_seats_keeps_only_the_louder_microphone() -> None:
+    """Bleed that slipped past the seat decision: the clerk's microphone carries the judge's
+    sentence 12 dB down at the same time. Whichever final comes first, the judge's stays
+    and the clerk's copy is emptied; a different sentence at the same time (double talk)
+    stays on both."""
+    for order in ((0, 1), (1, 0)):
+        t = LiveTranscript(StreamOptions(partials=False))
+        judge, clerk = _piece("judge", 1.0, 4.0, 0.2), _piece("clerk", 1.1, 4.1, 0.05)
+        jobs = t.hear(_heard(4.6, ended=(judge, clerk)), now=4.6)
+        texts = {}
+        for i in order:
+            out = t.recognized(jobs[i], Recognition(text="现在开庭审理原告诉被告"))
+            texts[out.utterance.seat] = out.result.text
+        if order == (0, 1):
+            assert texts == {"judge": "现在开庭审理原告诉被告", "clerk": ""}
+        else:  # the copy came first and is already kept: the louder is not dropped
+            assert texts["judge"] == "现在开庭审理原告诉被告"
+    t = LiveTranscript(StreamOptions(partials=False))
+    judge, clerk = _piece("judge", 1.0, 4.0, 0.2), _piece("clerk", 1.1, 4.1, 0.05)
+    jobs = t.hear(_heard(4.6, ended=(judge, clerk)), now=4.6)
+    t.recognized(jobs[0], Recognition(text="现在开庭审理原告诉被告"))
+    assert t.recognized(jobs[1], Recognition(text="请书记员宣读法庭纪律")).result.text
+    assert t.stats.duplicates == 0
+
+
+def test_turn_jobs_wait_behind_finals_and_a_newer_one_replaces_the_older() -> None:
+    q = JobQueue()
+    u = _piece("judge", 0.0, 1.0)
+    older, newer = Job("turn", u, 1.0), Job("turn", u, 2.0)
+    q.push(Job("partial", _piece("clerk", 0.0, 1.0), 0.5))
+    assert q.push(older) == [] and q.push(newer) == [older]
+    q.push(Job("final", _piece("plaintiff", 0.0, 1.0), 3.0))
+    assert [j.kind for j in (q.pop(), q.pop(), q.pop())] == ["final", "turn", "partial"]
+    assert q.pop() is None

@@ -45,11 +45,25 @@ OPERATIONS = {
     ("GET", "/api/v1/hearings/{hearing_id}/transcript/{utterance_id}/revisions"): "read",
     ("POST", "/api/v1/hearings/{hearing_id}/transcript/{utterance_id}/corrections"):
         "correct",
+    ("POST", "/api/v1/hearings/{hearing_id}/transcript/{utterance_id}/seat"): "correct",
+    ("POST", "/api/v1/hearings/{hearing_id}/transcript/{utterance_id}/split"): "correct",
+    ("POST", "/api/v1/hearings/{hearing_id}/transcript/{utterance_id}/merge"): "correct",
+    ("GET", "/api/v1/hearings/{hearing_id}/pauses"): "read",
     ("POST", "/api/v1/hearings/{hearing_id}/signoff"): "sign",
     ("GET", "/api/v1/hearings/{hearing_id}/annotations"): "read",
     ("POST", "/api/v1/hearings/{hearing_id}/annotations"): "annotate",
     ("GET", "/api/v1/hearings/{hearing_id}/audio"): "read",
     ("GET", "/api/v1/hearings/{hearing_id}/export"): "read",
+    ("POST", "/api/v1/hearings/{hearing_id}/party-codes"): "operate",
+    ("GET", "/api/v1/hearings/{hearing_id}/party-acts"): "read",
+    ("POST", "/api/v1/hearings/{hearing_id}/party-acts/{act_id}/handling"): "correct",
+    # a party, with the session its one-time code opened (tests/record/test_parties)
+    ("POST", "/api/v1/party/session"): None,
+    ("DELETE", "/api/v1/party/session"): "party",
+    ("GET", "/api/v1/party/review"): "party",
+    ("POST", "/api/v1/party/sign"): "party",
+    ("POST", "/api/v1/party/refuse"): "party",
+    ("POST", "/api/v1/party/requests"): "party",
     # the court's collectors, with the token `courtbox sync enroll` issued (tests/test_sync)
     ("GET", "/api/v1/sync/identity"): None,
     ("GET", "/api/v1/sync/changes"): "collector",
@@ -97,7 +111,7 @@ def _add_machine_line(agent: RunningAgent, hearing_id: str) -> None:
 
 def _concrete(path: str, hearing_id: str) -> str:
     return (path.replace("{hearing_id}", hearing_id).replace("{utterance_id}", "u1")
-            .replace("{sha256}", "0" * 64))
+            .replace("{sha256}", "0" * 64).replace("{act_id}", "nope"))
 
 
 def test_every_operation_has_a_declared_permission(agent: RunningAgent) -> None:
@@ -110,7 +124,8 @@ def test_no_session_is_401_and_the_wrong_role_is_403(agent: RunningAgent) -> Non
     """Each role calls every operation once, on a hearing of its own (the calls that are
     allowed do what they say: a clerk's close closes it)."""
     with agent.client("clerk1") as clerk:
-        scratch = clerk.post("/api/v1/hearings", json={"case_number": "scratch"}).json()
+        scratch = clerk.post("/api/v1/hearings", json={"case_number": "scratch",
+                                                      "panel_users": ["judge1"]}).json()
     clients = {name: agent.client(name) for name in USERS}
     anonymous = agent.client()
     try:
@@ -123,7 +138,7 @@ def test_no_session_is_401_and_the_wrong_role_is_403(agent: RunningAgent) -> Non
             assert r.json()["detail"]
             for name, role in USERS.items():
                 r = clients[name].request(method, url, json={})
-                if permission == "collector":  # no user's session is a collector's token
+                if permission in ("collector", "party"):  # no user's session is one
                     assert r.status_code == 401, (method, path, role, r.text)
                     continue
                 allowed = permission == "any" or role in PERMISSIONS[permission]
