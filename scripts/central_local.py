@@ -129,6 +129,9 @@ class LocalSeaweed:
             [weed_bin(), "server", f"-dir={self.root}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
              f"-master.port={master}", f"-volume.port={volume}", "-filer",
              f"-filer.port={filer}", "-s3", f"-s3.port={s3}",
+             # No Iceberg or Lance listeners (fixed ports 8181/9101: two stores on one
+             # machine collide, and a centre opens no port it does not use), no telemetry.
+             "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false",
              "-master.volumeSizeLimitMB=64", "-volume.max=1000"],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait()
