@@ -92,7 +92,10 @@ def test_a_collector_killed_mid_round_loses_its_boxes_to_the_other(boxes, centre
                 last = box_read(agent, lambda s: s.last_seq())
                 if box_acks(agent) != (last, 0):
                     return False
-            return True
+            # The centre notes an ack once the box has answered it: wait for that too,
+            # before the collectors are stopped.
+            return centre.sql("SELECT COUNT(*) FROM box_objects WHERE acked_at IS NULL"
+                              ) == [(0,)]
 
         wait_for(all_in, 120, 0.5)
     finally:
