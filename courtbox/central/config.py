@@ -18,6 +18,11 @@ retention_years = 30
 [collector]
 concurrency = 16
 lease_s = 30
+
+[web]                      # courtbox central serve
+port = 8760
+tls_cert = "/etc/courtbox/central-web.crt"
+tls_key = "/etc/courtbox/central-web.key"
 ```
 """
 
@@ -26,8 +31,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from courtbox.errors import ConfigError
 
@@ -84,6 +90,41 @@ class CollectorSection(_Section):
         "Months of partitions of the large tables created ahead of time."))
 
 
+class WebSection(_Section):
+    host: str = Field("127.0.0.1", description="Address the web service "
+                      "(``courtbox central serve``) binds to.")
+    port: int = Field(8760, ge=0, le=65535, description="Its TCP port (0: any free one).")
+    tls_cert: str = Field("", description="PEM certificate (chain) it serves, from the "
+                          "court's CA; required (the service speaks HTTPS only).")
+    tls_key: str = Field("", description="PEM private key of ``tls_cert`` (readable by "
+                         "the service's account only).")
+    timezone: str = Field("Asia/Shanghai", description="The court's time zone (IANA "
+                          "name): every time the pages and the API show is local to it.")
+    session_hours: float = Field(12.0, ge=0.1, le=720, description="Hours a login lasts.")
+    login_failures_max: int = Field(5, ge=1, le=1000, description=(
+        "Failed logins of one account from one address within ``login_window_s`` before "
+        "that pair is refused (429) until the window has passed."))
+    login_source_failures_max: int = Field(20, ge=1, le=100000, description=(
+        "Failed logins from one address over every account within the window."))
+    login_window_s: float = Field(300.0, ge=1, le=86400, description=(
+        "The login-throttling window; refusals are written as one audit row per address "
+        "per window."))
+    disk_low_hours: float = Field(8.0, ge=0, le=10000, description=(
+        "A box with fewer hours of recording left on its disk needs a technician."))
+    unreachable_after_s: float = Field(0.0, ge=0, le=86400, description=(
+        "A box whose last heartbeat is older is unreachable (0: three pulls, "
+        "3 × collector.interval_s, and at least 60 s)."))
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {value!r}") from e
+        return value
+
+
 class CentralConfig(_Section):
     central: CentralSection = Field(default_factory=CentralSection,
                                     description="The database and the local spool.")
@@ -91,6 +132,8 @@ class CentralConfig(_Section):
                                     description="The S3 object store of the audio.")
     collector: CollectorSection = Field(default_factory=CollectorSection,
                                         description="How collectors share the boxes.")
+    web: WebSection = Field(default_factory=WebSection,
+                            description="The web service: dashboard and e-case feed.")
 
 
 def load_central_config(path: Path | None = None, *, database: str | None = None

@@ -27,14 +27,18 @@ logger = logging.getLogger(__name__)
 PARTITIONS_EVERY_S = 3600.0
 
 
-async def _renew(collector, inflight: dict[int, asyncio.Task], stop: asyncio.Event) -> None:
+async def _renew(collector, inflight: dict[int, asyncio.Task], releasing: set[int],
+                 stop: asyncio.Event) -> None:
+    """Renew the leases of the pulls in flight; a pull whose lease another collector holds
+    now is stopped. ``releasing``: boxes whose pull is giving its lease back already (not
+    renewed, and not lost: the lease is free because this collector freed it)."""
     every = collector.store.config.collector.lease_s / 3
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), every)
         except TimeoutError:
             pass
-        ids = [i for i, t in inflight.items() if not t.done()]
+        ids = [i for i, t in inflight.items() if not t.done() and i not in releasing]
         if not ids or stop.is_set():
             continue
         try:
@@ -42,15 +46,16 @@ async def _renew(collector, inflight: dict[int, asyncio.Task], stop: asyncio.Eve
         except psycopg.Error as e:
             logger.warning("cannot renew leases: %s", e)
             continue
-        for box in set(ids) - kept:
+        for box in set(ids) - kept - releasing:
             logger.warning("lease on box %s lost to another collector: its pull stops", box)
             inflight[box].cancel()
 
 
-async def _pull_leased(collector, box: dict, next_in_s: float):
+async def _pull_leased(collector, box: dict, next_in_s: float, releasing: set[int]):
     try:
         return await collector.pull_box(box)
     finally:
+        releasing.add(box["id"])
         try:
             await collector.db("release", collector.name, box["id"], next_in_s)
         except psycopg.Error as e:  # it expires by itself
@@ -68,9 +73,10 @@ async def _drive(collector, *, round_since, interval: float) -> list:
     """Take, pull and give back boxes; with ``round_since`` until every box was pulled
     since then, else for ever."""
     inflight: dict[int, asyncio.Task] = {}
+    releasing: set[int] = set()
     reports = []
     stop = asyncio.Event()
-    renewer = asyncio.create_task(_renew(collector, inflight, stop))
+    renewer = asyncio.create_task(_renew(collector, inflight, releasing, stop))
     poll = max(0.05, min(0.5, interval))
     partitions_at = time.monotonic()
     try:
@@ -88,7 +94,7 @@ async def _drive(collector, *, round_since, interval: float) -> list:
                 await asyncio.sleep(poll * 4)
             for box in taken:
                 inflight[box["id"]] = asyncio.create_task(
-                    _pull_leased(collector, box, interval))
+                    _pull_leased(collector, box, interval, releasing))
             if not inflight and not taken:
                 await asyncio.sleep(poll)
             elif inflight:
@@ -97,6 +103,7 @@ async def _drive(collector, *, round_since, interval: float) -> list:
             for box_id, task in list(inflight.items()):
                 if task.done():
                     del inflight[box_id]
+                    releasing.discard(box_id)
                     if task.cancelled():
                         continue
                     report = task.result()

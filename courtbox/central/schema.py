@@ -206,9 +206,99 @@ CREATE TABLE legal_holds (              -- every hold and release, by case numbe
 CREATE INDEX legal_holds_case ON legal_holds (case_number, at);
 """
 
+M3_WEB = """
+CREATE TABLE web_users (                -- the web service's own accounts
+    name text PRIMARY KEY,
+    display_name text NOT NULL DEFAULT '',
+    role text NOT NULL CHECK (role IN ('operations', 'archivist')),
+    password_hash text NOT NULL,        -- scrypt$n$r$p$salt$hash (hashlib)
+    disabled boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE web_sessions (
+    token_sha256 text PRIMARY KEY,      -- the token itself is never stored
+    name text NOT NULL REFERENCES web_users (name) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL
+);
+CREATE INDEX web_sessions_expires ON web_sessions (expires_at);
+
+CREATE TABLE web_audit (                -- the centre's own actions, and who did them
+    id bigserial PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now(),
+    actor text NOT NULL,
+    action text NOT NULL,               -- login, login_failed, login_throttled, logout,
+                                        -- hold, release, audio.fetch, audio.link
+    client text,
+    target text,
+    detail jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX web_audit_at ON web_audit (at);
+CREATE INDEX web_audit_action ON web_audit (action, at);
+
+-- What the dashboard sorts and filters by, read from the latest heartbeat once, when it is
+-- written (each by its JSON type, numbers clamped: a heartbeat can carry anything, and a
+-- cast that failed here would refuse the heartbeat), instead of from the JSON of every box
+-- on every page.
+ALTER TABLE boxes
+  ADD COLUMN hb_recording boolean GENERATED ALWAYS AS (
+    CASE WHEN jsonb_typeof(heartbeat -> 'recording') = 'boolean'
+         THEN (heartbeat ->> 'recording')::boolean END) STORED,
+  ADD COLUMN hb_clock_synced boolean GENERATED ALWAYS AS (
+    CASE WHEN jsonb_typeof(heartbeat -> 'clock_synced') = 'boolean'
+         THEN (heartbeat ->> 'clock_synced')::boolean END) STORED,
+  ADD COLUMN hb_disk_full boolean GENERATED ALWAYS AS (
+    CASE WHEN jsonb_typeof(heartbeat #> '{disk,full}') = 'boolean'
+         THEN (heartbeat #>> '{disk,full}')::boolean END) STORED,
+  ADD COLUMN hb_disk_hours double precision GENERATED ALWAYS AS (
+    CASE WHEN jsonb_typeof(heartbeat #> '{disk,hours_left}') = 'number'
+         THEN LEAST(GREATEST((heartbeat #>> '{disk,hours_left}')::numeric, -1e9), 1e9)::float8
+    END) STORED,
+  ADD COLUMN hb_dead_mics integer GENERATED ALWAYS AS (
+    CASE WHEN jsonb_typeof(heartbeat -> 'dead_mics') = 'array'
+         THEN jsonb_array_length(heartbeat -> 'dead_mics') ELSE 0 END) STORED,
+  ADD COLUMN hb_lag_records bigint GENERATED ALWAYS AS (
+    CASE WHEN jsonb_typeof(heartbeat #> '{sync,lag_records}') = 'number'
+         THEN LEAST(GREATEST((heartbeat #>> '{sync,lag_records}')::numeric, -1e18),
+                    1e18)::bigint END) STORED,
+  ADD COLUMN hb_lag_bytes bigint GENERATED ALWAYS AS (
+    CASE WHEN jsonb_typeof(heartbeat #> '{sync,lag_bytes}') = 'number'
+         THEN LEAST(GREATEST((heartbeat #>> '{sync,lag_bytes}')::numeric, -1e18),
+                    1e18)::bigint END) STORED,
+  ADD COLUMN hb_last_seq bigint GENERATED ALWAYS AS (
+    CASE WHEN jsonb_typeof(heartbeat #> '{sync,last_seq}') = 'number'
+         THEN LEAST(GREATEST((heartbeat #>> '{sync,last_seq}')::numeric, -1e18),
+                    1e18)::bigint END) STORED,
+  ADD COLUMN hb_other_alarm boolean GENERATED ALWAYS AS (
+    COALESCE(jsonb_typeof(heartbeat -> 'alarms') = 'object'
+             AND (heartbeat -> 'alarms') - '{dead_mics,disk_low,disk_full,clock_unsynced}'::text[]
+                 <> '{}'::jsonb, false)) STORED;
+
+-- The court and room of a box, for the dashboard, from its hearings as they arrive (the
+-- heartbeat may name them too): one row updated per hearing, no lookup per box per page.
+CREATE FUNCTION box_place_from_hearing() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE boxes SET court = COALESCE(NULLIF(NEW.court, ''), court),
+                     room = COALESCE(NULLIF(NEW.room, ''), room)
+     WHERE box_id = NEW.box_id AND (court IS DISTINCT FROM NEW.court
+                                    OR room IS DISTINCT FROM NEW.room);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER hearings_place AFTER INSERT ON hearings
+    FOR EACH ROW EXECUTE FUNCTION box_place_from_hearing();
+UPDATE boxes b SET court = COALESCE(NULLIF(b.court, ''), h.court),
+                   room = COALESCE(NULLIF(b.room, ''), h.room)
+  FROM (SELECT DISTINCT ON (box_id) box_id, NULLIF(court, '') AS court,
+               NULLIF(room, '') AS room
+          FROM hearings ORDER BY box_id, created_at DESC NULLS LAST) h
+ WHERE h.box_id = b.box_id;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "boxes, leases, heartbeats, discovery", M1_BOXES),
     (2, "entries, hearings, transcript lines, objects, quarantine, holds", M1_RECORDS),
+    (3, "web service: users, sessions, audit", M3_WEB),
 ]
 
 PARTITIONED = ("entries", "transcript_lines", "heartbeats")

@@ -13,7 +13,8 @@ from courtbox.errors import CourtboxError
 @click.command("install")
 @click.option("--root", default="/", type=click.Path(file_okay=False, path_type=Path),
               help="Install into this tree (an image, a staging dir) instead of /.")
-@click.option("--central", is_flag=True, help="Also install the central collector's unit.")
+@click.option("--central", is_flag=True,
+              help="Also install the centre's units (collector, web service) and its config.")
 @click.option("--now", "start", is_flag=True, help="Start the units too.")
 def install_cmd(root: Path, central: bool, start: bool) -> None:
     """Make this Debian machine a courtbox: accounts, config skeleton, systemd units.

@@ -1,10 +1,12 @@
-"""`courtbox central migrate`, `add-box`, `run`, `status` and `hold`: the court's centre
-(PostgreSQL and an S3 store with Object Lock; any number of collectors)."""
+"""`courtbox central migrate`, `add-box`, `run`, `status`, `hold`, `user add` and `serve`:
+the court's centre (PostgreSQL and an S3 store with Object Lock; any number of collectors;
+its web service)."""
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import click
 from courtbox.cli.shell import EXIT_ERROR, actor, fail
 from courtbox.errors import CourtboxError
 
+logger = logging.getLogger(__name__)
 
 @click.group("central")
 def central_group() -> None:
@@ -148,8 +151,8 @@ def central_run(interval: float | None, concurrency: int | None, once: bool,
             browser = BoxBrowser(store)
         collector = Collector(store)
         try:
-            reports = asyncio.run(collector.pull_all() if once
-                                  else run_notified(collector.run()))
+            reports = asyncio.run(_until_sigterm(collector.pull_all() if once
+                                                 else run_notified(collector.run())))
         except KeyboardInterrupt:
             reports = None
         for r in reports or []:
@@ -162,6 +165,24 @@ def central_run(interval: float | None, concurrency: int | None, once: bool,
         store.close()
     if reports and any(r.quarantined or r.error for r in reports):
         sys.exit(EXIT_ERROR)
+
+
+async def _until_sigterm(work):
+    """``work``, ended by SIGTERM (``systemctl stop``) as by Ctrl-C: the pulls in flight
+    stop and the collector gives its leases back, so other collectors take its boxes at
+    once instead of after ``lease_s``."""
+    import asyncio
+    import signal
+
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        logger.info("SIGTERM: leases given back")
+        return None
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _check_lock(store) -> None:
@@ -250,3 +271,61 @@ def central_hold(case_number: str, release: bool, config) -> None:
         fail(CourtboxError(f"no audio held for case {case_number!r}"))
     click.echo(f"{'released' if release else 'held'} {len(shas)} audio object(s) of "
                f"case {case_number}")
+
+
+@central_group.group("user")
+def central_user_group() -> None:
+    """The web service's accounts (operations, archivist)."""
+
+
+@central_user_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["operations", "archivist"]),
+              help="operations: the dashboard of the boxes; archivist: the e-case file "
+              "(hearings, transcripts, audio, legal holds).")
+@click.option("--display-name", default="", help="The person's name as the pages show it.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard "
+              "input (one line) instead of prompting for it.")
+@central_options
+def central_user_add(name: str, role: str, display_name: str, password_stdin: bool,
+                     config) -> None:
+    """Add an account of the centre's web service (scrypt-hashed in PostgreSQL).
+
+    \b
+    Example:
+        courtbox central user add zhang --role archivist --display-name 张三 \\
+            --config /etc/courtbox/central.toml
+    """
+    from courtbox.central.web.accounts import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    store = _store(config, pool_size=1)
+    try:
+        store.check_schema()
+        with store.pool.connection() as conn:
+            add_user(conn, name, role, display_name, password)
+    finally:
+        store.close()
+    click.echo(f"added {role} {name}")
+
+
+@central_group.command("serve")
+@click.option("--host", default=None, help="Address to bind (default web.host).")
+@click.option("--port", default=None, type=click.IntRange(0, 65535),
+              help="TCP port (default web.port; 0: any free one).")
+@central_options
+def central_serve(host: str | None, port: int | None, config) -> None:
+    """Serve the operations dashboard (/ops), the e-case file (/ecase) and their JSON API
+    (/api/v1, OpenAPI at /api/v1/openapi.json) over HTTPS with web.tls_cert/tls_key.
+
+    \b
+    Example:
+        courtbox central serve --config /etc/courtbox/central.toml
+    """
+    from courtbox.central.web.serve import serve
+
+    serve(config, host=host, port=port,
+          announce=lambda line: click.echo(line, nl=True) or sys.stdout.flush())

@@ -23,7 +23,8 @@ from courtbox.room.live import LiveHub
 from courtbox.room.stack import RecordingStack
 from tests.conftest import RunningAgent, courtbox_cmd, run_courtbox
 
-UNITS = ("courtbox-agent.service", "courtbox-central.service")
+UNITS = ("courtbox-agent.service", "courtbox-central.service",
+         "courtbox-central-web.service")
 needs_systemd_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
                                            reason="systemd-analyze is not installed")
 

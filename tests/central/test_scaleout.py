@@ -98,6 +98,10 @@ def test_a_collector_killed_mid_round_loses_its_boxes_to_the_other(boxes, centre
                               ) == [(0,)]
 
         wait_for(all_in, 120, 0.5)
+        # systemctl stop: B ends its pulls, gives its leases back and exits cleanly.
+        b.send_signal(signal.SIGTERM)
+        assert b.wait(30) == 0
+        assert name_b not in holders(centre)
     finally:
         for proc in (a, b):
             if proc is not None and proc.poll() is None:
