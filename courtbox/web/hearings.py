@@ -56,12 +56,18 @@ def hearing_pauses(hearing_id: str, user: dict = need("read"),
     return api.read(lambda s: pauses(s, hearing_id))
 
 
+def _act(api: Api, hearing_id: str, act) -> dict:
+    """One of the clerk's actions on a hearing that exists, by the courtroom; the hearing
+    as it is afterwards."""
+    hearing_or_404(api, hearing_id)
+    act(the_courtroom(api))
+    return hearing_or_404(api, hearing_id)
+
+
 @router.post("/{hearing_id}/start")
 def start_hearing(hearing_id: str, user: dict = need("operate"),
                   api: Api = Depends(api_of)) -> dict:
-    hearing_or_404(api, hearing_id)
-    the_courtroom(api).start(hearing_id, user["name"])
-    return hearing_or_404(api, hearing_id)
+    return _act(api, hearing_id, lambda room: room.start(hearing_id, user["name"]))
 
 
 @router.post("/{hearing_id}/pause")
@@ -69,25 +75,20 @@ def pause_hearing(hearing_id: str, body: PauseBody, user: dict = need("operate")
                   api: Api = Depends(api_of)) -> dict:
     """休庭 and the other pauses: ``reason`` is one of ``PAUSE_REASONS``; ``other``
     needs a ``text``."""
-    hearing_or_404(api, hearing_id)
-    the_courtroom(api).pause(hearing_id, user["name"], body.reason, body.text)
-    return hearing_or_404(api, hearing_id)
+    return _act(api, hearing_id,
+                lambda room: room.pause(hearing_id, user["name"], body.reason, body.text))
 
 
 @router.post("/{hearing_id}/resume")
 def resume_hearing(hearing_id: str, user: dict = need("operate"),
                    api: Api = Depends(api_of)) -> dict:
-    hearing_or_404(api, hearing_id)
-    the_courtroom(api).resume(hearing_id, user["name"])
-    return hearing_or_404(api, hearing_id)
+    return _act(api, hearing_id, lambda room: room.resume(hearing_id, user["name"]))
 
 
 @router.post("/{hearing_id}/close")
 def close_hearing(hearing_id: str, user: dict = need("operate"),
                   api: Api = Depends(api_of)) -> dict:
-    hearing_or_404(api, hearing_id)
-    the_courtroom(api).close(hearing_id, user["name"])
-    return hearing_or_404(api, hearing_id)
+    return _act(api, hearing_id, lambda room: room.close(hearing_id, user["name"]))
 
 
 @router.get("/{hearing_id}/levels")
