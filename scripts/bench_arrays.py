@@ -1,7 +1,7 @@
 """Microphone arrays measured: the cost of direction finding plus beams, seat accuracy, and
 the recogniser's CER from one capsule, oracle beams, the live array path and the gooseneck.
 
-    # the cost of DOA + tracking + MVDR beams for 8 capsules at 16 kHz (share of one core)
+    # the cost of DOA + tracking + beams + per-seat VAD, 8 capsules at 16 kHz (one core)
     scripts/bench_arrays.py cost --seconds 60
     # seat accuracy of the array front on rooms of scripts/simulate_courtroom.py
     scripts/bench_arrays.py seats /tmp/arrays/room-*
@@ -11,15 +11,20 @@ the recogniser's CER from one capsule, oracle beams, the live array path and the
 ``cer`` decodes every reference utterance over its true span (±0.3 s) from: capsule 0
 (``single``), a delay-and-sum beam steered at the true seat (``oracle_ds``), an MVDR beam
 with the noise learned where nobody speaks (``oracle_mvdr``), and the seat's own gooseneck
-(``close``); and the live path: the array front's own utterances (its DOA, tracker, MVDR
-beam and cuts), each decoded the same way and scored per seat (CER of a seat's lines in
-time order against its references in time order, summed over seats).
+(``close``); and the live path (``live_ds``, ``live_mvdr``): the array front's own
+utterances (its DOA, tracker, beam and cuts; the seats at their true directions, as a
+calibration sets them), each decoded the same way and scored per seat by
+``courtbox.room.seatscore`` (CER of a seat's lines in time order against its references in
+time order, summed over seats; and the seat of each utterance). Decodes are cached by the
+audio's hash (``--cache``), so a rerun decodes only what changed.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,15 +36,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from courtbox.audio.arrayfront import ArrayFront, ArraySeat, ArraySpec  # noqa: E402
-from courtbox.audio.arrays import Geometry, SeatTracker, SrpPhat  # noqa: E402
+from courtbox.audio.arrays import Geometry, SeatDirection, SeatTracker, SrpPhat  # noqa: E402
 from courtbox.audio.beams import HOP, Beams, Stft  # noqa: E402
 from courtbox.audio.seats import SegmenterOptions, UtteranceCutter  # noqa: E402
-from courtbox.audio.types import Block  # noqa: E402
+from courtbox.audio.types import Block, Utterance  # noqa: E402
+from courtbox.room.seatscore import (  # noqa: E402
+    RefUtterance,
+    RoomReference,
+    seat_accuracy,
+    seat_score,
+)
 
 CUT = SegmenterOptions()
+LIVE = ("live_ds", "live_mvdr")
 
 
 def room_spec(meta: dict, beam: str = "mvdr") -> ArraySpec:
+    """The room's array, its seats at their true directions; ``beam``: ``ds`` or ``mvdr``."""
     a = meta["array"]
     center = np.array(a["center"])
     seats = []
@@ -50,35 +63,55 @@ def room_spec(meta: dict, beam: str = "mvdr") -> ArraySpec:
     return ArraySpec("well", a["channels"], Geometry.explicit(a["capsules"]), seats, beam)
 
 
-def cost(seconds: float) -> dict:
-    """DOA (two hops a frame), tracking and 6 MVDR beams on 8 capsules of noise."""
+def reference(meta: dict) -> RoomReference:
+    return RoomReference(tuple((s["channel"] or 0, s["id"]) for s in meta["seats"]),
+                         tuple(RefUtterance(u["seat"], u["t0"], u["t1"], u["text"])
+                               for u in meta["utterances"]))
+
+
+def lines_of(utterances: list[Utterance], texts: list[str] | None = None) -> list[dict]:
+    """Utterances as the final lines ``seatscore`` reads."""
+    return [{"seat": u.seat, "t0": u.t0, "t1": u.t1, "speech_t0": u.speech_t0,
+             "speech_t1": u.speech_t1, "text": texts[i] if texts else ""}
+            for i, u in enumerate(utterances)]
+
+
+def cost(seconds: float, beam: str) -> dict:
+    """DOA (two hops a frame), tracking, 6 beams and 6 VAD streams on 8 capsules."""
+    from courtbox.transcribe.vad import SileroVad
+
     geometry = Geometry.ring(8, 0.05)
     srp = SrpPhat(geometry)
-    from courtbox.audio.arrays import SeatDirection
     tracker = SeatTracker([SeatDirection(f"s{i}", i * 60.0) for i in range(6)])
-    beams = Beams(geometry, [(i * 60.0, 10.0) for i in range(6)], "mvdr")
+    beams = Beams(geometry, [(i * 60.0, 10.0) for i in range(6)], beam)
+    vad = SileroVad(6)
     stft = Stft(8)
     audio = np.random.default_rng(0).normal(size=(int(seconds * 16000), 8)).astype(
         np.float32) * 0.01
-    t = time.process_time()
+    used = {"doa_beams": 0.0, "vad": 0.0}
     for k in range(len(audio) // 512):
+        t = time.process_time()
         spectra = stft.analyse(audio[k * 512:(k + 1) * 512])
         power = np.mean([srp.power(x) for x in spectra], axis=0)
         tracker.update(tracker.hits(power, srp.azimuths, True))
         if k % 4 == 0:
             beams.learn_noise(spectra)
-        beams.apply(spectra)
-    used = time.process_time() - t
-    return {"audio_s": seconds, "cpu_s": round(used, 3),
-            "share_of_one_core": round(used / seconds, 4)}
+        out = beams.apply(spectra)
+        used["doa_beams"] += time.process_time() - t
+        t = time.process_time()
+        vad.speech(out)
+        used["vad"] += time.process_time() - t
+    return {"audio_s": seconds, "beam": beam,
+            **{f"{k}_share_of_one_core": round(v / seconds, 4) for k, v in used.items()}}
 
 
-def front_utterances(room: Path, beam: str = "mvdr") -> tuple[dict, list]:
+def front_utterances(room: Path, beam: str = "mvdr") -> tuple[dict, list[Utterance]]:
     from courtbox.transcribe.vad import SileroVad
+
     meta = json.loads((room / "hearing.json").read_text(encoding="utf-8"))
     data, rate = sf.read(room / meta["audio"], dtype="int16", always_2d=True)
-    front = ArrayFront(room_spec(meta, beam), sample_rate=rate,
-                       speech_gate=SileroVad(1).speech,
+    spec = room_spec(meta, beam)
+    front = ArrayFront(spec, sample_rate=rate, speech_gate=SileroVad(len(spec.seats)).speech,
                        options=CUT, make_cutter=lambda seat: UtteranceCutter(seat, CUT))
     out = []
     for i in range(0, len(data), rate // 10):
@@ -87,34 +120,23 @@ def front_utterances(room: Path, beam: str = "mvdr") -> tuple[dict, list]:
 
 
 def seats(rooms: list[Path]) -> dict:
-    alone = overlapped = alone_ok = overlapped_ok = 0
+    total: dict[str, int] = {}
     for room in rooms:
         meta, utterances = front_utterances(room)
-        for ref in meta["utterances"]:
-            cover: dict[str, float] = {}
-            for u in utterances:
-                ov = min(ref["t1"], u.speech_t1) - max(ref["t0"], u.speech_t0)
-                if ov > 0:
-                    cover[u.seat] = cover.get(u.seat, 0.0) + ov
-            if ref["overlap"]:
-                overlapped += 1
-                overlapped_ok += cover.get(ref["seat"], 0) >= 0.3 * (ref["t1"] - ref["t0"])
-            else:
-                alone += 1
-                alone_ok += bool(cover) and max(cover, key=cover.get) == ref["seat"]
-        print(f"{room.name}: alone {alone_ok}/{alone}, double talk "
-              f"{overlapped_ok}/{overlapped}", file=sys.stderr, flush=True)
-    return {"alone": alone, "alone_right": alone_ok,
-            "alone_share": round(alone_ok / max(alone, 1), 4), "double_talk": overlapped,
-            "double_talk_both": overlapped_ok,
-            "double_talk_share": round(overlapped_ok / max(overlapped, 1), 4)}
+        got = seat_accuracy(lines_of(utterances), reference(meta))
+        total = {k: total.get(k, 0) + v for k, v in got.items()}
+        print(room.name, got, file=sys.stderr, flush=True)
+    return {**total, "alone_share": round(total["alone_right"] / max(total["alone"], 1), 4),
+            "overlapped_share": round(total["overlapped_right"]
+                                      / max(total["overlapped"], 1), 4)}
 
 
 def oracle_beams(meta: dict, capsules: np.ndarray, kind: str) -> np.ndarray:
     """``[samples × seats]``: a beam at every true seat over the whole recording; MVDR
     learns its noise from hops where no reference utterance is going."""
-    spec = room_spec(meta)
-    beams = Beams(spec.geometry, [(s.azimuth_deg, s.elevation_deg) for s in spec.seats], kind)
+    spec = room_spec(meta, kind)
+    beams = Beams(spec.geometry, [(s.azimuth_deg, s.elevation_deg) for s in spec.seats],
+                  spec.beam)
     stft = Stft(capsules.shape[1])
     busy = np.zeros(len(capsules) // HOP + 2, dtype=bool)
     for u in meta["utterances"]:
@@ -128,20 +150,42 @@ def oracle_beams(meta: dict, capsules: np.ndarray, kind: str) -> np.ndarray:
     return np.concatenate(out)[HOP:]
 
 
-def cer(rooms: list[Path]) -> dict:
-    from courtbox.config import Config
-    from courtbox.transcribe.engine import EngineOptions, WhisperEngine
+class Decoder:
+    """Whisper base, plain ``transcribe`` in Chinese, each piece decoded once (cached)."""
+
+    def __init__(self, cache: Path) -> None:
+        from courtbox.config import Config
+        from courtbox.transcribe.engine import EngineOptions, WhisperEngine
+        from courtbox.transcribe.model import model_info
+
+        config = Config()
+        model = model_info(config.model.path, config.cache_dir())
+        self.engine = WhisperEngine(EngineOptions.from_config(config.model, model.path))
+        self.cache_path = cache
+        self.cache = json.loads(cache.read_text()) if cache.is_file() else {}
+
+    def __call__(self, piece: np.ndarray) -> str:
+        from courtbox.transcribe.normalize import normalize_zh
+
+        piece = np.ascontiguousarray(piece, dtype=np.float32)
+        key = hashlib.sha1(piece.tobytes()).hexdigest()
+        if key not in self.cache:
+            segments, _ = self.engine.model.transcribe(piece, language="zh")
+            self.cache[key] = normalize_zh("".join(s.text.strip() for s in segments))
+            if len(self.cache) % 10 == 0:
+                self.save()
+        return self.cache[key]
+
+    def save(self) -> None:
+        if self.cache_path.is_file():  # another run's decodes too
+            self.cache = json.loads(self.cache_path.read_text()) | self.cache
+        tmp = self.cache_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.cache, ensure_ascii=False))
+        tmp.replace(self.cache_path)
+
+
+def room_cer(room: Path, decode: Decoder, variants: set[str]) -> dict[str, list[int]]:
     from courtbox.transcribe.metrics import char_errors
-    from courtbox.transcribe.model import model_info
-    from courtbox.transcribe.normalize import normalize_zh
-
-    config = Config()
-    model = model_info(config.model.path, config.cache_dir())
-    engine = WhisperEngine(EngineOptions.from_config(config.model, model.path))
-
-    def decode(piece: np.ndarray) -> str:
-        segments, _ = engine.model.transcribe(piece.astype(np.float32), language="zh")
-        return normalize_zh("".join(s.text.strip() for s in segments))
 
     totals: dict[str, list[int]] = {}
 
@@ -151,32 +195,51 @@ def cer(rooms: list[Path]) -> dict:
         t[0] += e.errors
         t[1] += e.reference_length
 
-    for room in rooms:
-        meta = json.loads((room / "hearing.json").read_text(encoding="utf-8"))
-        data, _ = sf.read(room / meta["audio"], dtype="float32", always_2d=True)
-        capsules = data[:, meta["array"]["channels"]]
-        order = [s["id"] for s in meta["seats"]]
-        channel = {s["id"]: s["channel"] for s in meta["seats"]}
-        ds, mvdr = oracle_beams(meta, capsules, "ds"), oracle_beams(meta, capsules, "mvdr")
-        for u in meta["utterances"]:
-            a, b = max(0, int((u["t0"] - 0.3) * 16000)), int((u["t1"] + 0.3) * 16000)
-            i = order.index(u["seat"])
+    meta = json.loads((room / "hearing.json").read_text(encoding="utf-8"))
+    data, _ = sf.read(room / meta["audio"], dtype="float32", always_2d=True)
+    capsules = data[:, meta["array"]["channels"]]
+    order = [s["id"] for s in meta["seats"]]
+    channel = {s["id"]: s["channel"] for s in meta["seats"]}
+    oracles = {k: oracle_beams(meta, capsules, k[7:]) for k in sorted(variants)
+               if k.startswith("oracle_")}
+    for u in meta["utterances"]:
+        a, b = max(0, int((u["t0"] - 0.3) * 16000)), int((u["t1"] + 0.3) * 16000)
+        i = order.index(u["seat"])
+        if "single" in variants:
             add("single", u["text"], decode(capsules[a:b, 0]))
-            add("oracle_ds", u["text"], decode(ds[a:b, i]))
-            add("oracle_mvdr", u["text"], decode(mvdr[a:b, i]))
-            if channel[u["seat"]] is not None:
-                add("close", u["text"], decode(data[a:b, channel[u["seat"]]]))
-        _, utterances = front_utterances(room)
-        for seat in order:
-            ref = "".join(u["text"] for u in sorted(meta["utterances"], key=lambda u: u["t0"])
-                          if u["seat"] == seat)
-            hyp = "".join(decode(u.audio) for u in sorted(utterances, key=lambda u: u.start)
-                          if u.seat == seat)
-            add("live", ref, hyp)
-        print(room.name, {k: round(v[0] / max(v[1], 1), 4) for k, v in totals.items()},
-              file=sys.stderr, flush=True)
-    return {k: {"errors": v[0], "chars": v[1], "cer": round(v[0] / max(v[1], 1), 4)}
-            for k, v in totals.items()}
+        for name, beams in oracles.items():
+            add(name, u["text"], decode(beams[a:b, i]))
+        if "close" in variants and channel[u["seat"]] is not None:
+            add("close", u["text"], decode(data[a:b, channel[u["seat"]]]))
+    for name in sorted(v for v in variants if v.startswith("live_")):
+        _, utterances = front_utterances(room, name[5:])
+        lines = [ln for ln in lines_of(utterances, [decode(u.audio) for u in utterances])
+                 if ln["text"]]
+        score = seat_score(lines, reference(meta))
+        totals[name] = [sum(e for e, _ in score["per_seat"].values()),
+                        sum(n for _, n in score["per_seat"].values())]
+        for k in ("lines", "on_silent_seat", "alone", "alone_right", "overlapped",
+                  "overlapped_right"):
+            totals[f"{name}_{k}"] = [score[k], 0]
+    return totals
+
+
+def cer(rooms: list[Path], variants: set[str], cache: Path) -> dict:
+    decode = Decoder(cache)
+    totals: dict[str, list[int]] = {}
+    try:
+        for room in rooms:
+            got = room_cer(room, decode, variants)
+            for k, v in got.items():
+                t = totals.setdefault(k, [0, 0])
+                t[0] += v[0]
+                t[1] += v[1]
+            print(room.name, {k: round(v[0] / v[1], 4) if v[1] else v[0]
+                              for k, v in got.items()}, file=sys.stderr, flush=True)
+    finally:
+        decode.save()
+    return {k: {"errors": v[0], "chars": v[1], "cer": round(v[0] / v[1], 4)} if v[1]
+            else v[0] for k, v in totals.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -184,11 +247,17 @@ def main(argv: list[str] | None = None) -> None:
     sub = p.add_subparsers(dest="what", required=True)
     c = sub.add_parser("cost")
     c.add_argument("--seconds", type=float, default=60.0)
-    for name in ("seats", "cer"):
-        sub.add_parser(name).add_argument("rooms", nargs="+", type=Path)
+    c.add_argument("--beam", choices=["ds", "mvdr"], default="mvdr")
+    sub.add_parser("seats").add_argument("rooms", nargs="+", type=Path)
+    e = sub.add_parser("cer")
+    e.add_argument("rooms", nargs="+", type=Path)
+    e.add_argument("--variants", nargs="+", default=["single", "oracle_ds", "oracle_mvdr",
+                                                      "close", *LIVE])
+    e.add_argument("--cache", type=Path, default=Path("/tmp/bench_arrays_decodes.json"))
     args = p.parse_args(argv)
-    result = (cost(args.seconds) if args.what == "cost" else
-              seats(args.rooms) if args.what == "seats" else cer(args.rooms))
+    result = (cost(args.seconds, args.beam) if args.what == "cost" else
+              seats(args.rooms) if args.what == "seats" else
+              cer(args.rooms, set(args.variants), args.cache))
     print(json.dumps(result, ensure_ascii=False, indent=1))
 
 

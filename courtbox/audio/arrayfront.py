@@ -1,13 +1,17 @@
 """An array's seats as the recogniser sees them: a beam per seat, cut into utterances.
 
 ``ArrayFront`` takes the captured blocks, keeps the array's capsule channels (resampled to
-16 kHz), and per 32-ms frame (one Silero VAD window, two STFT hops): finds where the voice
-comes from (``arrays.SrpPhat``), decides which seats speak (``arrays.SeatTracker``, gated
-by speech heard on the capsules' mean), steers a beam at every seat of the array
-(``beams.Beams``) and feeds each seat's beam and decision to that seat's
-``seats.UtteranceCutter`` — the very cutter a gooseneck seat has, so pre-roll, hangover,
-long-speech cuts, partials and finals behave the same. The beams lag the capsules by one
-hop (16 ms); utterances are placed on the hearing's 16 kHz timeline exactly.
+16 kHz by ``frames.FramePump``, as the seat segmenter's are), and per 32-ms frame (one
+Silero VAD window, two STFT hops): finds where the voice comes from (``arrays.SrpPhat``),
+steers a beam at every seat of the array (``beams.Beams``), runs the speech detector on
+each seat's beam (one VAD stream per seat, as per gooseneck: a quiet far talker stands out
+of the room's noise in the beam toward them, not in one capsule or in the capsules' mean),
+decides which seats speak (``arrays.SeatTracker``: the direction, where some beam hears
+speech; a seat speaks where the tracker holds it and its own beam hears speech), and feeds
+each seat's beam and decision to that seat's ``seats.UtteranceCutter`` — the very cutter
+a gooseneck seat has, so pre-roll, hangover, long-speech cuts, partials and finals behave
+the same. The beams lag the capsules by one hop (16 ms), so a frame's decision waits for
+its beams; utterances are placed on the hearing's 16 kHz timeline exactly.
 
 A capsule that is flat (digital silence, a stuck value) or ``dead_db`` below the array's
 median level for ``dead_after_s`` is dropped from the direction finder and the beams
@@ -25,10 +29,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import soxr
 
 from courtbox.audio.arrays import Geometry, SeatDirection, SeatTracker, SrpPhat, TrackerOptions
 from courtbox.audio.beams import HOP, BeamKind, Beams, Stft
+from courtbox.audio.frames import FramePump
 from courtbox.audio.types import SPEECH_RATE, Block, Utterance, rms_db
 from courtbox.config_arrays import capsule_positions
 
@@ -74,12 +78,17 @@ class ArrayFront:
 
     dead_db = 30.0
     dead_after_s = 2.0
+    snr_vote = 2.0  # a bin votes on the direction this far above the noise (power ratio)
 
     def __init__(self, spec: ArraySpec, *, sample_rate: int, options: SegmenterOptions,
                  make_cutter: Callable[[str], UtteranceCutter], start: int = 0,
-                 speech_gate: SpeechGate | None = None) -> None:
+                 speech_gate: SpeechGate | None = None,
+                 elsewhere: Callable[[int], bool] | None = None) -> None:
         """``make_cutter``: a seat's ``seats.UtteranceCutter`` with ``options`` (passed in,
-        so that this stage does not deepen the import graph)."""
+        so that this stage does not deepen the import graph); ``speech_gate``: speech in
+        each seat's beam (``[samples × seats]`` in, bool per seat out), or None (all);
+        ``elsewhere``: whether the frame at a timeline sample is a voice of a seat with its
+        own microphone (a mixed room), which no seat of the array then takes."""
         self.spec = spec
         self.options = options
         self.srp = SrpPhat(spec.geometry)
@@ -89,12 +98,10 @@ class ArrayFront:
                                            for s in spec.seats], spec.beam)
         self.cutters = [make_cutter(s.seat) for s in spec.seats]
         self.speech_gate = speech_gate
+        self.elsewhere = elsewhere
         m = len(spec.channels)
         self.stft = Stft(m)
-        self._resampler = (soxr.ResampleStream(sample_rate, SPEECH_RATE, m, dtype="float32",
-                                               quality="HQ")
-                           if sample_rate != SPEECH_RATE else None)
-        self._pending = np.zeros((0, m), dtype=np.float32)
+        self._pump = FramePump(m, sample_rate, SPEECH_RATE, options.frame_samples)
         self._out = np.zeros((0, len(spec.seats)), dtype=np.float32)
         self._skip = HOP  # the beams' first hop lies before the timeline starts
         self._position = start  # timeline sample of the next beam frame to cut
@@ -103,7 +110,8 @@ class ArrayFront:
         self.dead = np.zeros(m, dtype=bool)
         self.active = np.zeros(len(spec.seats), dtype=bool)
         self.azimuth: float | None = None  # of the strongest voice in the last frame
-        self._active_q: list[np.ndarray] = []
+        self._analysed: list[tuple[np.ndarray, ...]] = []  # (SRP power, spectra, level)
+        self._noise_psd: np.ndarray | None = None  # per bin, where nobody speaks
 
     @property
     def position(self) -> int:
@@ -122,55 +130,66 @@ class ArrayFront:
 
     def feed(self, block: Block) -> list[Utterance]:
         audio = block.data[:, self.spec.channels].astype(np.float32) / 32768.0
-        if self._resampler is not None:
-            audio = self._resampler.resample_chunk(audio)
-        return self._frames(audio)
+        return self._frames(self._pump.frames(audio))
 
     def flush(self) -> list[Utterance]:
-        out: list[Utterance] = []
-        if self._resampler is not None:
-            out += self._frames(self._resampler.resample_chunk(
-                np.zeros((0, len(self.spec.channels)), dtype=np.float32), last=True))
+        out = self._frames(self._pump.flush())
         for cutter in self.cutters:
             out += cutter.flush()
         return out
 
-    def _frames(self, audio: np.ndarray) -> list[Utterance]:
-        pending = np.concatenate([self._pending, audio]) if len(self._pending) else audio
-        n = self.options.frame_samples
-        whole = len(pending) // n * n
+    def _frames(self, frames: list[np.ndarray]) -> list[Utterance]:
         out: list[Utterance] = []
-        for offset in range(0, whole, n):
-            self._analyse(pending[offset:offset + n])
+        for frame in frames:
+            self._analyse(frame)
             out += self._cut()
-        self._pending = pending[whole:]
         return out
 
     def _analyse(self, frame: np.ndarray) -> None:
+        """Direction and beams of one capsule frame; the decision waits for its beams."""
         self._watch_capsules(frame)
         spectra = self.stft.analyse(frame)  # [2 × F × M]
-        reference = frame[:, ~self.dead].mean(axis=1, keepdims=True)
-        speech = bool(self.speech_gate(reference)[0]) if self.speech_gate else True
         alive = spectra[:, :, ~self.dead]
-        power = np.mean([self.srp.power(x) for x in alive], axis=0)
-        self.azimuth = (float(self.srp.azimuths[int(np.argmax(power))]) if speech
-                        else None)
-        self.active = self.tracker.update(self.tracker.hits(power, self.srp.azimuths,
-                                                            speech)) & speech
-        if not speech and not self.tracker.active.any():
-            self.beams.learn_noise(spectra)
+        level = np.mean(np.abs(alive) ** 2, axis=(0, 2))  # [F]
+        # Only bins where the frame stands above the room's noise vote on the direction:
+        # a fan or a vent holds every other bin, and a quiet far talker would lose to it.
+        weights = (level > self.snr_vote * self._noise_psd) if self._noise_psd is not None \
+            else None
+        if weights is not None and weights[self.srp.band].sum() < 8:
+            weights = None
+        power = np.mean([self.srp.power(x, weights) for x in alive], axis=0)
         beams = self.beams.apply(spectra)
         if self._skip:
             beams, self._skip = beams[self._skip:], 0
         self._out = np.concatenate([self._out, beams])
-        self._active_q.append(self.active.copy())
+        self._analysed.append((power, spectra, level))
+
+    def _decide(self, frame: np.ndarray) -> np.ndarray:
+        """Which seats speak in this frame of beams: speech heard in a seat's own beam (a
+        quiet far talker stands out of the noise there, not in one capsule) and the
+        direction finder hearing that seat."""
+        power, spectra, level = self._analysed.pop(0)
+        n = len(self.spec.seats)
+        speech = (np.broadcast_to(np.asarray(self.speech_gate(frame), dtype=bool), (n,))
+                  if self.speech_gate else np.ones(n, dtype=bool))
+        heard = bool(speech.any())
+        self.azimuth = float(self.srp.azimuths[int(np.argmax(power))]) if heard else None
+        self.active = self.tracker.update(self.tracker.hits(power, self.srp.azimuths,
+                                                            heard)) & speech
+        if self.elsewhere is not None and self.elsewhere(self._position):
+            self.active = np.zeros_like(self.active)
+        if not heard and not self.tracker.active.any():
+            self.beams.learn_noise(spectra)
+            self._noise_psd = level if self._noise_psd is None else (
+                0.95 * self._noise_psd + 0.05 * level)
+        return self.active
 
     def _cut(self) -> list[Utterance]:
         n = self.options.frame_samples
         out: list[Utterance] = []
-        while len(self._out) >= n and self._active_q:
+        while len(self._out) >= n and self._analysed:
             frame, self._out = self._out[:n], self._out[n:]
-            active = self._active_q.pop(0)
+            active = self._decide(frame)
             levels = rms_db(frame)
             for i, cutter in enumerate(self.cutters):
                 out += cutter.push(self._position, frame[:, i].copy(), float(levels[i]),

@@ -9,7 +9,9 @@ from a direction (azimuth, elevation) makes at each capsule.
 an azimuth × elevation grid, on one STFT frame (32 ms) at a time, in the band where a ring
 of a few centimetres resolves direction (300–4000 Hz by default; above, its spacing
 aliases). PHAT whitening makes each time-frequency bin vote by phase alone, so the direct
-sound's onset outweighs the room's diffuse tail. It was chosen over NormMUSIC
+sound's onset outweighs the room's diffuse tail; ``weights`` let only some bins vote (the
+array front's: those above the room's noise, so a fan does not outvote a quiet talker).
+It was chosen over NormMUSIC
 (pyroomacoustics) for cost: one matrix product per frame, no eigen-decomposition, well
 a few percent of a core for 8 capsules (``scripts/bench_arrays.py``).
 
@@ -139,15 +141,19 @@ class SrpPhat:
         lag = (tau[:, self._i] - tau[:, self._j]) * self.sample_rate * _UPSAMPLE
         self._lags = np.round(lag).astype(np.int64).T % self._n  # [pairs × grid]
 
-    def power(self, spectrum: np.ndarray) -> np.ndarray:
+    def power(self, spectrum: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """The response ``[azimuths]`` (best over elevation) of one frame's spectrum
-        ``[bins × capsules]`` (all rfft bins), each bin's weight 1."""
-        return self.power_grid(spectrum).max(axis=1)
+        ``[bins × capsules]`` (all rfft bins); ``weights``: each bin's vote (all rfft
+        bins; default 1)."""
+        return self.power_grid(spectrum, weights).max(axis=1)
 
-    def power_grid(self, spectrum: np.ndarray) -> np.ndarray:
+    def power_grid(self, spectrum: np.ndarray, weights: np.ndarray | None = None
+                   ) -> np.ndarray:
         """The response ``[azimuths × elevations]`` of one frame's spectrum."""
         x = spectrum[self.band]
         x = x / np.maximum(np.abs(x), 1e-9)
+        if weights is not None:
+            x = x * np.sqrt(weights[self.band])[:, None].astype(np.float32)
         cross = np.zeros((len(self._i), self._n // 2 + 1), dtype=np.complex64)
         cross[:, self.band] = x[:, self._i].T * np.conj(x[:, self._j].T)
         r = np.fft.irfft(cross, n=self._n, axis=1) * (self._n / 2)  # Re Σ_f, per pair
@@ -180,8 +186,12 @@ class SeatDirection:
 
 @dataclass(frozen=True)
 class TrackerOptions:
-    second_peak_ratio: float = 0.7  # a second peak counts if this close to the first ...
-    second_weight: float = 0.6  # ... and with this weight
+    # A second peak counts if this close to the first, and with this weight: a second
+    # talker holds such a peak frame after frame, a wall's reflection of the first only
+    # now and then (on the tuning rooms, seeds 801-803, 0.7/0.6 put 16 of 49 lines on a
+    # silent seat, these 9 of 40, with double talk found as often).
+    second_peak_ratio: float = 0.85
+    second_weight: float = 0.4
     min_separation_deg: float = 30.0
     min_contrast: float = 1.15  # a frame's best peak over its mean response: a direction
     smoothing: float = 0.85  # evidence of a seat: e <- smoothing·e + (1-smoothing)·hit

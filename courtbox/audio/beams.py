@@ -19,6 +19,9 @@ Two designs:
 
 A dead capsule is dropped by ``set_alive``: the weights are recomputed over the capsules
 that are left, so the beam goes on.
+
+``beam_recording`` is the delay-and-sum beam over a whole recording, for the benchmarks'
+baselines.
 """
 
 from __future__ import annotations
@@ -132,3 +135,15 @@ class Beams:
             out[:, h * HOP:h * HOP + NFFT] += frames[:, h]
         self._overlap = out[:, hops * HOP:].copy()
         return out[:, :hops * HOP].T
+
+
+def beam_recording(geometry: Geometry, directions: list[tuple[float, float]],
+                   capsules: np.ndarray) -> np.ndarray:
+    """A delay-and-sum beam toward each direction over a whole 16-kHz recording
+    ``[samples × capsules]``: ``[samples × directions]``, aligned with the input (the
+    baselines of ``courtbox bench`` and ``scripts/bench_arrays.py``)."""
+    beams = Beams(geometry, directions, "ds")
+    n = len(capsules)
+    padded = np.concatenate([capsules.astype(np.float32, copy=False),
+                             np.zeros((-n % HOP + HOP, capsules.shape[1]), np.float32)])
+    return beams.apply(Stft(capsules.shape[1]).analyse(padded))[HOP:HOP + n]

@@ -34,9 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import soxr
 
 from courtbox.audio.coupling import Coupling, CouplingOptions
+from courtbox.audio.frames import FramePump
 from courtbox.audio.types import SPEECH_RATE, Block, Utterance, power_db, rms_db
 
 
@@ -251,11 +251,11 @@ class Segmenter:
         self.activity = SeatActivity(len(seats), self.options)
         self.cutters = [UtteranceCutter(seat, self.options) for _, seat in seats]
         self.speech_gate = speech_gate
-        self._resampler = (soxr.ResampleStream(sample_rate, SPEECH_RATE, channels,
-                                               dtype="float32", quality="HQ")
-                           if sample_rate != SPEECH_RATE else None)
-        self._pending = np.zeros((0, len(seats)), dtype=np.float32)
-        self._position = start  # 16 kHz timeline sample of _pending[0]
+        self._pump = FramePump(len(seats), sample_rate, SPEECH_RATE,
+                               self.options.frame_samples)
+        self._position = start  # 16 kHz timeline sample of the next frame
+        # The last frames' decisions by timeline sample, for a stage that decides later.
+        self.decided: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
 
     @property
     def position(self) -> int:
@@ -267,34 +267,26 @@ class Segmenter:
         return [u for c in self.cutters if (u := c.live()) is not None]
 
     def feed(self, block: Block) -> list[Utterance]:
-        audio = block.data.astype(np.float32) / 32768.0
-        if self._resampler is not None:
-            audio = self._resampler.resample_chunk(audio)
-        return self._frames(audio[:, self.seat_channels])
+        audio = block.data[:, self.seat_channels].astype(np.float32) / 32768.0
+        return self._cut(self._pump.frames(audio))
 
     def flush(self) -> list[Utterance]:
-        out: list[Utterance] = []
-        if self._resampler is not None:
-            tail = self._resampler.resample_chunk(
-                np.zeros((0, self.channels), dtype=np.float32), last=True)
-            out += self._frames(tail[:, self.seat_channels])
+        out = self._cut(self._pump.flush())
         for cutter in self.cutters:
             out += cutter.flush()
         return out
 
-    def _frames(self, audio: np.ndarray) -> list[Utterance]:
-        pending = np.concatenate([self._pending, audio]) if len(self._pending) else audio
-        n = self.options.frame_samples
+    def _cut(self, frames: list[np.ndarray]) -> list[Utterance]:
         out: list[Utterance] = []
-        whole = len(pending) // n * n
-        for offset in range(0, whole, n):
-            frame = pending[offset:offset + n]
+        for frame in frames:
             levels = rms_db(frame)
             speech = self.speech_gate(frame) if self.speech_gate is not None else None
             active = self.activity.update(levels, speech)
+            self.decided[self._position] = active
+            if len(self.decided) > 64:
+                self.decided.popitem(last=False)
             for i, cutter in enumerate(self.cutters):
                 out += cutter.push(self._position, frame[:, i].copy(), float(levels[i]),
                                    bool(active[i]))
-            self._position += n
-        self._pending = pending[whole:]
+            self._position += len(frame)
         return out

@@ -34,12 +34,16 @@ import resource
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from courtbox.audio.arrayfront import ArraySeat, ArraySpec
+from courtbox.audio.arrays import Geometry
+from courtbox.audio.beams import beam_recording
 from courtbox.audio.capture import audio_file_info
 from courtbox.audio.types import SPEECH_RATE, Block, Utterance
 from courtbox.config import Config, Seat
@@ -80,6 +84,13 @@ def bench_seats(entry: ManifestEntry, channels: int) -> list[tuple[int, str]]:
     return [(c, f"ch{c}") for c in range(channels)]
 
 
+def room_array(array: dict) -> ArraySpec:
+    """A room reference's array (``seatscore.RoomReference.array``) as the front hears it,
+    when the config names none: its seats at the directions the reference gives."""
+    return ArraySpec("array", array["channels"], Geometry.explicit(array["capsules"]),
+                     [ArraySeat(seat, az, el) for seat, az, el in array["seats"]])
+
+
 def mono_16k(path: Path) -> np.ndarray:
     """The whole file mixed down to mono at 16 kHz (for the offline baseline)."""
     audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
@@ -98,6 +109,8 @@ class SimulatedRun:
         self.engine = engine
         self.rate = info.samplerate
         options = RecorderOptions.from_config(config)
+        if not options.arrays and entry.room is not None and entry.room.array:
+            options = replace(options, arrays=(room_array(entry.room.array),))
         self.front = SpeechFront(bench_seats(entry, info.channels),
                                  channels=info.channels, sample_rate=info.samplerate,
                                  segmenter_options=options.segmenter,
@@ -293,19 +306,26 @@ def offline_transcribe(engine: WhisperEngine, entry: ManifestEntry) -> str:
 def own_mic_offline(engine: WhisperEngine, entry: ManifestEntry) -> list[dict]:
     """A room's baseline: plain ``transcribe`` of each reference utterance from its own
     seat's microphone over its true span (what the model can do in that room when the seat
-    decision is perfect)."""
+    decision is perfect); a seat only an array hears, from a delay-and-sum beam at it."""
     from courtbox.transcribe.normalize import normalize_zh
 
     room = entry.room
     assert room is not None
     audio, rate = sf.read(str(entry.path), dtype="float32", always_2d=True)
-    channel = {seat: c for c, seat in room.seats}
+    if rate != SPEECH_RATE:
+        audio = soxr.resample(audio, rate, SPEECH_RATE)
+    tracks = {seat: audio[:, c] for c, seat in room.seats}
+    if room.array:  # a seat only the array hears: a delay-and-sum beam at its direction
+        spec = room_array(room.array)
+        beams = beam_recording(spec.geometry, [(s.azimuth_deg, s.elevation_deg)
+                                               for s in spec.seats], audio[:, spec.channels])
+        tracks |= {s.seat: beams[:, i] for i, s in enumerate(spec.seats)}
     engine.model.window_frames = None
     lines = []
     for u in room.utterances:
-        piece = audio[round(u.t0 * rate):round(u.t1 * rate), channel[u.seat]]
-        if rate != SPEECH_RATE:
-            piece = soxr.resample(piece, rate, SPEECH_RATE)
+        if u.seat not in tracks:
+            continue
+        piece = tracks[u.seat][round(u.t0 * SPEECH_RATE):round(u.t1 * SPEECH_RATE)]
         segments, _ = engine.model.transcribe(piece, language=entry.language)
         sep = " " if entry.language == "en" else ""
         text = sep.join(s.text.strip() for s in segments)

@@ -308,5 +308,9 @@ def format_report(summary: dict) -> str:
             f"({seats['on_own_seat']}/{seats['utterances']}); double talk, both seats: "
             f"{share(seats['double_talk_share'])} "
             f"({seats['double_talk_found']}/{seats['double_talk']})",
+            f"seat of an utterance:   alone {share(seats['alone_share'])} "
+            f"({seats['alone_right']}/{seats['alone']}), overlapped "
+            f"{share(seats['overlapped_share'])} "
+            f"({seats['overlapped_right']}/{seats['overlapped']})",
         ]
     return "\n".join(lines)
