@@ -39,6 +39,7 @@ from typing import Literal
 import numpy as np
 
 from courtbox.audio.types import SPEECH_RATE
+from courtbox.transcribe.hearingwords import sounds_like
 from courtbox.transcribe.normalize import normalize_zh
 
 logger = logging.getLogger(__name__)
@@ -217,7 +218,9 @@ class WhisperEngine:
         """Recognise one utterance starting at ``offset_s`` on the hearing timeline;
         ``speech``: where in ``audio`` its speech begins and ends, in seconds (None: all of
         it is speech); ``context``: the seat's own text just before it (the same turn),
-        given to Whisper after the prompt."""
+        given to Whisper after the prompt; ``extra_hotwords``: the hearing's own words,
+        given to Whisper only for a final line that holds something like one of them
+        (``courtbox.transcribe.hearingwords``)."""
         o = self.options
         started = time.perf_counter()
         # Whisper writes text into silence it is given (before and after the speech, and
@@ -227,7 +230,7 @@ class WhisperEngine:
         audio = audio[first: round((speech_end + TAIL_S) * SPEECH_RATE)]
         offset_s += first / SPEECH_RATE
         language = None if o.language == "auto" else o.language
-        hotwords = " ".join((*o.hotwords, *extra_hotwords)) or None
+        hotwords = " ".join(o.hotwords) or None
         final = mode != "partial"
         # Frames per second of mel features: 100.
         self.model.window_frames = self.options.window_for(
@@ -238,11 +241,18 @@ class WhisperEngine:
         decode = (audio.astype(np.float32, copy=False), offset_s, speech_end, language,
                   prompt, final)
         rec = self._decode(*decode, hotwords)
-        if final and hotwords and doubted_hotword(rec, (*o.hotwords, *extra_hotwords)):
+        if final and hotwords and doubted_hotword(rec, o.hotwords):
             # A hotword the model itself doubts is the hotword writing itself into speech
             # that does not hold it (数据 → 书记): read without them.
             logger.debug("doubted hotword in %r: decoding without hotwords", rec.text)
             rec = self._decode(*decode, None)
+        heard = sounds_like(rec.text, extra_hotwords) if final else ()
+        if heard:
+            # The hearing's own words, only where something like one of them was heard.
+            again = self._decode(*decode, " ".join((*o.hotwords, *heard)))
+            if any(w in again.text for w in heard):
+                logger.debug("hearing word in %r: %r", rec.text, again.text)
+                rec = again
         return replace(rec, compute_s=time.perf_counter() - started)
 
     def _decode(self, audio: np.ndarray, offset_s: float, speech_end: float,
