@@ -5,21 +5,11 @@ a central TOML of their own for each run on them."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import uuid
 from pathlib import Path
 
+import central_local  # beside this module: bench_central.py puts scripts/ on sys.path
 import psycopg
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _local():
-    spec = importlib.util.spec_from_file_location("central_local",
-                                                  ROOT / "scripts" / "central_local.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class Centre:
@@ -27,7 +17,7 @@ class Centre:
     the ones given; a database and a bucket of their own for each run on them."""
 
     def __init__(self, root: Path, database: str | None, s3: str | None) -> None:
-        self.local = _local()
+        self.local = central_local
         self.pg = self.weed = None
         if database is None:
             self.pg = self.local.LocalPostgres(root / "postgres")

@@ -150,6 +150,21 @@ def recorded_copy(recorded_hearing: tuple[Path, str], tmp_path: Path) -> tuple[P
     return Path(shutil.copytree(data, tmp_path / "recorded")), hid
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(name: str):
+    """``scripts/NAME.py`` as a module (the scripts are not a package), registered under its
+    name so that its dataclasses and pickles resolve."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def courtbox_cmd() -> list[str]:
     """The ``courtbox`` command installed beside this Python (else ``python -m
     courtbox.cli.main``), for a test that starts it with ``subprocess.Popen``."""

@@ -9,9 +9,7 @@ dB SNR, AISHELL-1 speech. No recogniser runs: the utterances are the array front
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +27,7 @@ from courtbox.errors import ConfigError
 from courtbox.room.bench import room_array
 from courtbox.room.seatscore import load_room_reference, seat_accuracy
 from courtbox.transcribe.vad import SileroVad
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = (701, 703, 709)  # table 8 capsules 4 seats; table 6/6; ceiling 8 capsules 6 seats
@@ -37,12 +36,7 @@ CUT = SegmenterOptions()
 
 
 def _simulator():
-    spec = importlib.util.spec_from_file_location("simulate_courtroom",
-                                                  ROOT / "scripts" / "simulate_courtroom.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("simulate_courtroom", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("simulate_courtroom")
 
 
 @pytest.fixture(scope="module")

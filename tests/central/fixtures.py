@@ -6,7 +6,6 @@ and a central TOML pointing at them (``centre``)."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import tempfile
 import uuid
@@ -17,18 +16,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.conftest import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _local():
-    spec = importlib.util.spec_from_file_location("central_local",
-                                                  ROOT / "scripts" / "central_local.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-local = _local()
+local = load_script("central_local")
 
 
 @pytest.fixture(scope="session")

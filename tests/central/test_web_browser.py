@@ -12,7 +12,6 @@ and plays the audio from a line, streamed from the object store. Screenshots go 
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import psycopg
 import pytest
 
 from tests.central.conftest import CASE, PASSWORD, Served
+from tests.conftest import load_script
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,15 +28,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="apt-get install chromi
                                 "(scripts/setup.sh --test does)")
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_central_web",
-                                                  ROOT / "scripts" / "bench_central_web.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _bench()
+bench = load_script("bench_central_web")
 COURTS = bench.COURTS
 
 

@@ -13,10 +13,8 @@ the bench's.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sqlite3
-import sys
 import tomllib
 from pathlib import Path
 
@@ -25,21 +23,17 @@ import soundfile as sf
 
 from courtbox.config import parse_config
 from courtbox.room.seatscore import load_room_reference, seat_score
-from tests.conftest import alsa_file_device, run_courtbox
+from tests.conftest import alsa_file_device, load_script, run_courtbox
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 701
 
 
 def _room(tmp_path: Path) -> Path:
-    spec = importlib.util.spec_from_file_location("simulate_courtroom",
-                                                  ROOT / "scripts" / "simulate_courtroom.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("simulate_courtroom", module)
-    spec.loader.exec_module(module)
-    module.main(["--out", str(tmp_path / "rooms"), "--rooms", "1", "--seed", str(SEED),
-                 "--array", "--layout", "well", "--min-seats", "4", "--max-seats", "4",
-                 "--snr", "15", "20", "--rt60", "0.3", "0.45", "--duration", "22"])
+    load_script("simulate_courtroom").main([
+        "--out", str(tmp_path / "rooms"), "--rooms", "1", "--seed", str(SEED),
+        "--array", "--layout", "well", "--min-seats", "4", "--max-seats", "4",
+        "--snr", "15", "20", "--rt60", "0.3", "0.45", "--duration", "22"])
     return tmp_path / "rooms" / f"room-{SEED}"
 
 
