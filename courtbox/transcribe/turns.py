@@ -5,10 +5,12 @@ silence so that its final line comes within a second and a half, and a hesitatio
 than that cuts a sentence in two: each piece decoded alone loses the words around the cut.
 ``SeatTurns`` keeps each seat's current *turn*: its utterances whose speech resumed within
 ``turn_gap_s`` of the previous one's end. The first lines are committed as they come (for
-latency); once the seat has been quiet ``turn_gap_s`` and the turn holds two lines or more,
-the whole turn (its utterances on the timeline, the gaps between them silent) is asked of
-the recogniser again, and its answer is a ``TurnRevision``: the turn's first line gets the
-whole text and span, the later lines are merged into it. The store records it as a revision
+latency); once the seat has been quiet ``turn_ask_s`` (at most the gap, so the revision
+comes soon) and the turn holds two lines or more, the whole turn (its utterances on the
+timeline, the gaps between them silent) is asked of the recogniser again, and its answer is
+a ``TurnRevision``: the turn's first line gets the whole text and span, the later lines are
+merged into it. Speech that resumes within the gap after that joins the same turn, which is
+read again when it next pauses. The store records it as a revision
 by the recogniser, distinct from a clerk's correction.
 
 ``Duplicates`` is the last guard against bleed: no two seats' finals may carry the same
@@ -74,9 +76,12 @@ def turn_audio(pieces: list[Utterance], seat: str, key: str) -> Utterance:
 class SeatTurns:
     """Each seat's current turn, and when it is due a re-recognition."""
 
-    def __init__(self, gap_s: float, max_s: float, rate: int) -> None:
-        """``rate``: samples a second of the timeline."""
+    def __init__(self, gap_s: float, max_s: float, rate: int, ask_s: float | None = None
+                 ) -> None:
+        """``rate``: samples a second of the timeline; ``ask_s``: quiet before a turn is
+        read again (default: the gap)."""
         self.gap = round(gap_s * rate)
+        self.ask = round((gap_s if ask_s is None else ask_s) * rate)
         self.max = round(max_s * rate)
         self._turns: dict[str, _Turn] = {}
         self._asked: dict[str, tuple[str, ...]] = {}  # turn job id -> the pieces it holds
@@ -100,12 +105,12 @@ class SeatTurns:
             turn.texts[u.id] = text
 
     def due(self, position: int, speaking: set[str]) -> list[Utterance]:
-        """Turns of two pieces or more whose seat has been quiet ``gap``: each as one
+        """Turns of two pieces or more whose seat has been quiet ``ask``: each as one
         utterance to recognise again (once per state of the turn)."""
         out: list[Utterance] = []
         for seat, turn in self._turns.items():
             if (turn.asked or len(turn.pieces) < 2 or seat in speaking
-                    or position - turn.speech_end < self.gap):
+                    or position - turn.speech_end < self.ask):
                 continue
             turn.asked = True
             key = f"{turn.pieces[0].id}+{len(turn.pieces)}"

@@ -275,6 +275,29 @@ def test_a_turn_cut_by_a_hesitation_is_read_again_whole_and_revises_its_lines() 
     assert t.stats.turns == 1 and t.stats.revisions == 1
 
 
+
+def test_speech_that_resumes_within_the_gap_after_a_revision_is_read_again_with_its_turn(
+        ) -> None:
+    """The turn is read again after ``turn_ask_s`` (1 s) of quiet, so the revision comes
+    soon; but the judge resumes 1.5 s after the pause, within ``turn_gap_s`` (2 s): the new
+    words join the same turn, which is read again whole when it next pauses, and the new
+    line is merged into the turn's first line too."""
+    t = LiveTranscript(StreamOptions(partials=False, turn_gap_s=2.0, turn_ask_s=1.0))
+    a, b, c = (_piece("judge", 1.0, 3.0), _piece("judge", 3.8, 5.0),
+               _piece("judge", 6.5, 8.0))
+    for u, text in ((a, "本庭现在"), (b, "开亭")):
+        [f] = t.hear(_heard(u.t1 + 0.5, ended=(u,)), now=u.t1 + 0.5)
+        t.recognized(f, Recognition(text=text))
+    [first] = t.hear(_heard(6.0), now=6.0)  # 1 s after the turn's speech, not 2
+    assert t.recognized(first, Recognition(text="本庭现在开庭")).merged == (b.id,)
+    [fc] = t.hear(_heard(8.5, ended=(c,)), now=8.5)
+    t.recognized(fc, Recognition(text="请坐"))
+    [again] = t.hear(_heard(9.0), now=9.0)
+    assert again.utterance.t0 == a.t0 and again.utterance.t1 == c.t1
+    out = t.recognized(again, Recognition(text="本庭现在开庭，请坐"))
+    assert out.utterance.id == a.id and out.merged == (c.id,)
+    assert t.stats.turns == 2 and t.stats.revisions == 2
+
 def test_a_turn_reading_that_would_lose_text_changes_nothing() -> None:
     t = LiveTranscript(StreamOptions(partials=False))
     a, b = _piece("clerk", 1.0, 3.0), _piece("clerk", 3.5, 5.0)
