@@ -83,8 +83,17 @@ class Geometry:
 
     @property
     def aperture_m(self) -> float:
+        return float(self.distances().max())
+
+    def distances(self) -> np.ndarray:
+        """``[capsules × capsules]``: the distance between every two capsules, metres."""
         d = self.positions[:, None, :] - self.positions[None, :, :]
-        return float(np.sqrt((d ** 2).sum(-1)).max())
+        return np.sqrt((d ** 2).sum(-1))
+
+    def diffuse_coherence(self, freqs: np.ndarray) -> np.ndarray:
+        """``[freqs × capsules × capsules]``: the coherence ``sinc(2fd/c)`` of a diffuse
+        (spherically isotropic) sound field between the capsules."""
+        return np.sinc(2.0 * freqs[:, None, None] * self.distances()[None] / SOUND_SPEED)
 
     def delays(self, azimuth_deg: float | np.ndarray, elevation_deg: float | np.ndarray
                ) -> np.ndarray:

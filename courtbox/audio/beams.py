@@ -6,7 +6,7 @@ exactly): the direction finder (``audio.arrays``) and every beam share one analy
 hop. ``Beams`` holds one weight vector per seat and bin and overlap-adds each seat's
 output back to 16 kHz samples, 256 samples (16 ms) behind its input.
 
-Two designs:
+Three designs:
 
 - delay-and-sum (``"ds"``): the steering vector over the capsule count: distortionless
   toward the seat and never amplifying uncorrelated noise, but with a ring of a few
@@ -38,8 +38,6 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-SOUND_SPEED = 343.0  # m/s (as audio.arrays; not imported, to keep the import graph shallow)
-
 if TYPE_CHECKING:
     from courtbox.audio.arrays import Geometry
 
@@ -48,7 +46,7 @@ HOP = 256
 _WINDOW = np.sqrt(np.hanning(NFFT + 1)[:NFFT]).astype(np.float32)  # periodic √Hann
 
 BeamKind = Literal["ds", "mvdr", "sd"]
-SD_LOADING = 0.05  # of the coherence trace per capsule (tuned on seeds 801-803)
+SD_LOADING = 0.05  # added to the coherence's unit diagonal (chosen, not yet tuned)
 
 
 class Stft:
@@ -107,7 +105,8 @@ class Beams:
         a = self._steering()
         m = int(self.alive.sum())
         if self.kind == "sd":
-            self.weights = _distortionless(self._diffuse() + SD_LOADING * np.eye(m), a)
+            self.weights = _distortionless(self._full.without(~self.alive).diffuse_coherence(
+                self.freqs) + SD_LOADING * np.eye(m), a)
             return
         if self.kind == "ds" or self._noise_frames < 20:
             self.weights = a / m
@@ -117,12 +116,6 @@ class Beams:
         r = r + self.loading * trace * np.eye(m, dtype=np.complex64)[None]
         self.weights = _distortionless(r, a)
 
-    def _diffuse(self) -> np.ndarray:
-        """``[F × M × M]``: the coherence of a diffuse field between the live capsules."""
-        p = self._full.positions[self.alive]
-        d = np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(-1))
-        return np.sinc(2.0 * self.freqs[:, None, None] * d[None] / SOUND_SPEED).astype(
-            np.complex64)
 
     def learn_noise(self, spectra: np.ndarray) -> None:
         """Fold hops where no seat of the array speaks into the noise covariance."""
