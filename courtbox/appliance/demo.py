@@ -31,9 +31,8 @@ from courtbox.config import Config, Seat
 from courtbox.errors import AudioError, ConfigError, CourtboxError
 from courtbox.hardware.clock import clock_synchronized
 from courtbox.record.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
-from courtbox.room.events import Quiet
 from courtbox.room.healthwatch import database_check
-from courtbox.room.offline import line_text
+from courtbox.room.record import PrintedLines
 from courtbox.room.recorder import Recorder
 from courtbox.room.stack import RecordingStack
 from courtbox.sync.server import sync_lag
@@ -215,18 +214,13 @@ def _record(stack: RecordingStack, capture: FileCapture, seats: list[Seat],
     """Open, record and close the demo hearing; its summary without scores."""
     writer = stack.writer
     names = {s.id: s.name for s in seats}
-    lines: list[dict] = []
     hearing_id = writer.call(lambda s: open_hearing(
         s, stack.config, HearingInfo(case_number=f"({date.today().year})示例民初1号",
                                      title="courtbox 演示庭审", clerk="书记员"),
         actor="demo", sample_rate=capture.sample_rate, seats=seats))
 
-    class Finals(Quiet):
-        def final(self, hearing_id: str, line: dict) -> None:
-            lines.append(line)
-            say(line_text(line, names))
-
-    recorder = Recorder(stack, hearing_id, capture, seats, events=Finals())
+    printed = PrintedLines(say, names)
+    recorder = Recorder(stack, hearing_id, capture, seats, events=printed)
     live[hearing_id] = recorder
     started = time.monotonic()
     synced = clock_synchronized()
@@ -242,7 +236,7 @@ def _record(stack: RecordingStack, capture: FileCapture, seats: list[Seat],
         writer.call(lambda s: close_hearing(s, hearing_id, actor="demo"))
     if capture.error is not None:
         raise AudioError(f"reading {capture.path} failed: {capture.error}")
-    lines.sort(key=lambda x: x["t0"])
+    lines = sorted(printed.lines, key=lambda x: x["t0"])
     return {
         "hearing_id": hearing_id,
         "audio": str(capture.path),

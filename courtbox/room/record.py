@@ -28,15 +28,27 @@ if TYPE_CHECKING:
     from courtbox.record.hearing import HearingInfo
 
 
-class _Say(Quiet):
-    """Prints each final line as it becomes durable."""
+class PrintedLines(Quiet):
+    """Prints each final line as it becomes durable, and each line the recogniser revised
+    after reading a whole turn (marked ``↻``); ``lines`` is the transcript as it stands (a
+    revision replaces its line, the lines merged into it are gone)."""
 
     def __init__(self, say: Callable[[str], None], names: dict[str, str]) -> None:
         self.say = say
         self.names = names
+        self.lines: list[dict] = []
+        self._lock = threading.Lock()
 
     def final(self, hearing_id: str, line: dict) -> None:
+        with self._lock:
+            self.lines.append(line)
         self.say(line_text(line, self.names))
+
+    def revised(self, hearing_id: str, line: dict, merged: list[str]) -> None:
+        gone = {line["utterance_id"], *merged}
+        with self._lock:
+            self.lines = [ln for ln in self.lines if ln["utterance_id"] not in gone] + [line]
+        self.say("↻ " + line_text(line, self.names))
 
 
 
@@ -62,7 +74,7 @@ def run_record(config: Config, info: HearingInfo, *, duration: float | None,
             hearing_id = writer.call(lambda s: open_hearing(
                 s, config, info, actor="cli", sample_rate=rate, seats=seats))
             session = HearingSession(stack, hearing_id, seats, open_capture, actor="cli",
-                                     events=_Say(say, names))
+                                     events=PrintedLines(say, names))
             session.start(capture)
             say(f"recording {info.case_number} (hearing {hearing_id}) from {source}: "
                 f"{capture.channels} channels at {rate} Hz into {config.storage.data_dir} "

@@ -56,10 +56,9 @@ class StreamOptions:
     # seat has been quiet turn_ask_s, a turn of two lines or more is recognised again whole
     # (``TurnRevision``), up to max_turn_s of audio, and again if the turn goes on. On the
     # turn rooms of seed 400 (tuning): a 1-s gap 359 errors, 1.5 s 353, 2 s 342, a 2-s gap
-    # asked at 1 s 338 (offline 350); not yet the default: it changes the sample hearing's
-    # lines (48 where the demo test expects 42) and its latency is unmeasured when quiet.
+    # asked at 1 s 338 (offline 350).
     turns: bool = True
-    turn_gap_s: float = 1.0
+    turn_gap_s: float = 2.0
     turn_ask_s: float = 1.0
     max_turn_s: float = 28.0
     context: bool = False  # the turn's earlier lines as the recogniser's prompt

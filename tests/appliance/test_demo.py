@@ -53,8 +53,15 @@ def test_demo_fast_json_records_and_transcribes_the_sample(tmp_path: Path, model
     archived = np.concatenate([sf.read(str(data / s[0]), dtype="int16")[0] for s in segments])
     original, _ = sf.read(str(sample_dir() / "hearing.flac"), dtype="int16")
     assert np.array_equal(archived, original)
-    finals = db.execute("SELECT COUNT(*) FROM transcript WHERE kind = 'final'").fetchone()[0]
-    assert finals == len(summary["final_lines"])
+    # Every revision is a row; the summary is the transcript as it stands (each line's
+    # latest revision, lines merged into a turn's revision gone).
+    finals = db.execute("SELECT COUNT(DISTINCT utterance_id) FROM transcript "
+                        "WHERE kind = 'final'").fetchone()[0]
+    merged = db.execute(
+        "SELECT COUNT(*) FROM transcript t WHERE kind = 'final' AND text = '' AND revision = "
+        "(SELECT MAX(revision) FROM transcript u WHERE u.kind = 'final' "
+        "AND u.utterance_id = t.utterance_id)").fetchone()[0]
+    assert finals - merged == len(summary["final_lines"])
     actions = [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY id")]
     assert actions[:2] == ["hearing.open", "hearing.start"] and actions[-1] == "hearing.close"
     seqs = [r[0] for r in db.execute("SELECT seq FROM outbox ORDER BY rowid")]
