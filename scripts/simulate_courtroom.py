@@ -8,8 +8,9 @@ room may also have a microphone array (a ring of 6 or 8 capsules, 4–5 cm radiu
 or the ceiling. Speech from ``bench/speech/aishell-dev`` is staged as turns: one to three
 sentences a turn, hesitation pauses of 0.3–1.0 s cut into sentences at the quietest point
 between words, interruptions that start before the other seat ends, genuine double talk, and
-raised and quiet voices. Noise: a diffuse floor (independent at every microphone) and a
-localised source (a projector fan, an air vent) rendered through the room, together at 10–30
+raised and quiet voices. Noise: a diffuse floor (independent at the goosenecks, which stand
+metres apart; across an array's capsules, centimetres apart, as coherent as a spherically
+isotropic field makes it, sinc(2fd/c)) and a localised source (a projector fan, an air vent) rendered through the room, together at 10–30
 dB SNR below the speech at the microphones; with ``--murmur DB``, also two or three people
 talking among themselves in the gallery, DB below the speech (what must give no text).
 
@@ -43,11 +44,12 @@ import numpy as np
 import pyroomacoustics as pra
 import soundfile as sf
 from pyroomacoustics.directivities import Cardioid, DirectionVector
-from scipy.signal import oaconvolve
+from scipy.signal import istft, oaconvolve, stft
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH = ROOT / "bench" / "speech" / "aishell-dev"
 SR = 16000
+SOUND_SPEED = 343.0
 MAX_ORDER = 20  # image-source order: measured RT60 within ~0.05 s of the target up to 0.8 s
 ROLES = [("presiding_judge", "审判长"), ("clerk", "书记员"), ("plaintiff", "原告"),
          ("defendant", "被告"), ("judge", "审判员"), ("witness", "证人"),
@@ -305,6 +307,9 @@ def render(room: Room, dry: dict[str, np.ndarray], rng: np.random.Generator,
     localised = np.stack([oaconvolve(fan, shoebox.rir[m][len(room.seats)])[:length]
                           for m in range(positions.shape[1])], axis=1)
     diffuse = np.stack([brown_noise(length, rng) for _ in range(positions.shape[1])], axis=1)
+    if room.array:
+        capsules = len(room.array.capsules)
+        diffuse[:, -capsules:] = diffuse_field(diffuse[:, -capsules:], positions[:, -capsules:])
     for part in (localised, diffuse):  # half the noise power from each
         out += part / (np.sqrt(np.mean(part ** 2)) + 1e-12) * noise_rms * np.sqrt(0.5)
     if murmur is not None:  # talkers in the gallery, murmur_db below the speech
@@ -329,6 +334,19 @@ def babble(rng: np.random.Generator, pool: list[tuple[str, str, str]], n: int) -
             out[at:at + len(piece)] += piece / (np.sqrt(np.mean(audio ** 2)) + 1e-9)
             at += len(audio) + int(rng.uniform(0.2, 1.0) * SR)
     return out
+
+
+def diffuse_field(noise: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Independent noise (samples × mics) made as coherent between the mics at
+    ``positions`` (3 × mics, metres) as a spherically isotropic field is: in each frequency
+    bin the columns are mixed by the square root of the coherence matrix sinc(2fd/c)."""
+    d = np.linalg.norm(positions[:, :, None] - positions[:, None, :], axis=0)
+    freqs, _, bins = stft(noise.T, fs=SR, nperseg=1024)
+    for k, f in enumerate(freqs):
+        w, v = np.linalg.eigh(np.sinc(2 * f * d / SOUND_SPEED))
+        bins[:, k, :] = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T @ bins[:, k, :]
+    _, mixed = istft(bins, fs=SR, nperseg=1024)
+    return mixed.T[:len(noise)]
 
 
 def brown_noise(n: int, rng: np.random.Generator) -> np.ndarray:
