@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = p.add_subparsers(dest="what", required=True)
     c = sub.add_parser("cost")
     c.add_argument("--seconds", type=float, default=60.0)
-    c.add_argument("--beam", choices=["ds", "mvdr"], default="mvdr")
+    c.add_argument("--beam", choices=["ds", "mvdr", "sd"], default="mvdr")
     sub.add_parser("seats").add_argument("rooms", nargs="+", type=Path)
     e = sub.add_parser("cer")
     e.add_argument("rooms", nargs="+", type=Path)

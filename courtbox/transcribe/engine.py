@@ -47,7 +47,6 @@ logger = logging.getLogger(__name__)
 PROMPT_ZH = "以下是普通话的庭审记录。"
 NO_SPEECH_PROB = 0.6
 LOW_WORD_PROB = 0.5
-HOTWORD_DOUBT = 0.5  # a hotword written less surely than this: read again without hotwords
 MAX_COMPRESSION_RATIO = 2.4  # faster-whisper's threshold for a failed decode
 WINDOW_PAD_S = 2  # seconds of padding the encoder window keeps after the utterance
 PARTIAL_WINDOW_S = 10  # a partial's shortest window: cheaper, and shorter ones wander
@@ -112,22 +111,6 @@ def is_hallucination(seg, first: bool = True) -> bool:
     if seg.words is None:  # decoded without word timings (a partial): logprob decides
         return False
     return not seg.words or _mean_word_probability(seg) < LOW_WORD_PROB
-
-
-def doubted_hotword(rec: Recognition, hotwords: tuple[str, ...]) -> bool:
-    """Whether ``rec`` holds a hotword, or two characters of one, that the model wrote with
-    a mean probability below ``HOTWORD_DOUBT``: the bias of the hotword prompt, not the
-    audio (a hotword truly spoken is recognised at 0.8 and more)."""
-    chars: list[tuple[str, float]] = [(c, w.p) for w in rec.words for c in w.w]
-    said = "".join(c for c, _ in chars)
-    for hotword in hotwords:
-        for piece in {hotword[i:i + 2] for i in range(len(hotword) - 1)}:
-            at = said.find(piece)
-            while at >= 0:
-                if np.mean([p for _, p in chars[at:at + len(piece)]]) < HOTWORD_DOUBT:
-                    return True
-                at = said.find(piece, at + 1)
-    return False
 
 
 @dataclass(frozen=True)
@@ -230,7 +213,6 @@ class WhisperEngine:
         audio = audio[first: round((speech_end + TAIL_S) * SPEECH_RATE)]
         offset_s += first / SPEECH_RATE
         language = None if o.language == "auto" else o.language
-        hotwords = " ".join(o.hotwords) or None
         final = mode != "partial"
         # Frames per second of mel features: 100.
         self.model.window_frames = self.options.window_for(
@@ -240,16 +222,13 @@ class WhisperEngine:
         speech_end -= first / SPEECH_RATE
         decode = (audio.astype(np.float32, copy=False), offset_s, speech_end, language,
                   prompt, final)
-        rec = self._decode(*decode, hotwords)
-        if final and hotwords and doubted_hotword(rec, o.hotwords):
-            # A hotword the model itself doubts is the hotword writing itself into speech
-            # that does not hold it (数据 → 书记): read without them.
-            logger.debug("doubted hotword in %r: decoding without hotwords", rec.text)
-            rec = self._decode(*decode, None)
-        heard = sounds_like(rec.text, extra_hotwords) if final else ()
+        # Hotwords given on every line write themselves into speech that does not hold
+        # them (数据 → 书记, an English title → 被告证): a line is read without them, and
+        # again with those it holds something like (``transcribe.hearingwords``).
+        rec = self._decode(*decode, None)
+        heard = sounds_like(rec.text, (*o.hotwords, *extra_hotwords)) if final else ()
         if heard:
-            # The hearing's own words, only where something like one of them was heard.
-            again = self._decode(*decode, " ".join((*o.hotwords, *heard)))
+            again = self._decode(*decode, " ".join(heard))
             if any(w in again.text for w in heard):
                 logger.debug("hearing word in %r: %r", rec.text, again.text)
                 rec = again
