@@ -44,8 +44,8 @@ class ArrayConfig(BaseModel):
     orientation_deg: float = Field(0.0, ge=-360, le=360, description="Azimuth of capsule "
                                    "0 (ring) or of the line's axis, degrees.")
     beam: Literal["mvdr", "ds", "sd"] = Field(
-        "mvdr", description="Beam toward each seat: `mvdr` (noise-adaptive), `sd` "
-        "(superdirective: rejects the diffuse reverberant field) or `ds` (delay-and-sum).")
+        "sd", description="Beam toward each seat: `sd` (superdirective: rejects the diffuse "
+        "reverberant field), `mvdr` (noise-adaptive) or `ds` (delay-and-sum).")
 
     @model_validator(mode="after")
     def _shape(self) -> ArrayConfig:

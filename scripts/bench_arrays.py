@@ -52,8 +52,8 @@ CUT = SegmenterOptions()
 LIVE = ("live_ds", "live_mvdr", "live_sd")
 
 
-def room_spec(meta: dict, beam: str = "mvdr") -> ArraySpec:
-    """The room's array, its seats at their true directions; ``beam``: ``ds`` or ``mvdr``."""
+def room_spec(meta: dict, beam: str = "sd") -> ArraySpec:
+    """The room's array, its seats at their true directions; ``beam``: sd, mvdr or ds."""
     a = meta["array"]
     center = np.array(a["center"])
     seats = []
@@ -106,7 +106,7 @@ def cost(seconds: float, beam: str) -> dict:
             **{f"{k}_share_of_one_core": round(v / seconds, 4) for k, v in used.items()}}
 
 
-def front_utterances(room: Path, beam: str = "mvdr") -> tuple[dict, list[Utterance]]:
+def front_utterances(room: Path, beam: str = "sd") -> tuple[dict, list[Utterance]]:
     from courtbox.transcribe.vad import SileroVad
 
     meta = json.loads((room / "hearing.json").read_text(encoding="utf-8"))
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = p.add_subparsers(dest="what", required=True)
     c = sub.add_parser("cost")
     c.add_argument("--seconds", type=float, default=60.0)
-    c.add_argument("--beam", choices=["ds", "mvdr", "sd"], default="mvdr")
+    c.add_argument("--beam", choices=["ds", "mvdr", "sd"], default="sd")
     sub.add_parser("seats").add_argument("rooms", nargs="+", type=Path)
     e = sub.add_parser("cer")
     e.add_argument("rooms", nargs="+", type=Path)

@@ -10,9 +10,10 @@ sentences a turn, hesitation pauses of 0.3–1.0 s cut into sentences at the qui
 between words, interruptions that start before the other seat ends, genuine double talk, and
 raised and quiet voices. Noise: a diffuse floor (independent at the goosenecks, which stand
 metres apart; across an array's capsules, centimetres apart, as coherent as a spherically
-isotropic field makes it, sinc(2fd/c)) and a localised source (a projector fan, an air vent) rendered through the room, together at 10–30
-dB SNR below the speech at the microphones; with ``--murmur DB``, also two or three people
-talking among themselves in the gallery, DB below the speech (what must give no text).
+isotropic field makes it, sinc(2fd/c)) and a localised source (a projector fan, an air
+vent) rendered through the room, together at 10–30 dB SNR below the speech at the
+microphones; with ``--murmur DB``, also two or three people talking among themselves in the
+gallery, DB below the speech (what must give no text).
 
 Each room becomes ``<out>/<name>/hearing.flac`` (int16; the seat microphones first, then the
 array's capsules; ``hearing.wav`` past FLAC's 8 channels) and ``hearing.json``: seats with

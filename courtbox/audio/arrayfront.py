@@ -59,7 +59,7 @@ class ArraySpec:
     channels: list[int]
     geometry: Geometry
     seats: list[ArraySeat]
-    beam: BeamKind = "mvdr"
+    beam: BeamKind = "sd"
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
 
 

@@ -9,6 +9,10 @@ me maybe as 打开靠未必). So a line is decoded without them first; only wher
 something that sounds like one of them (the same syllables, tones aside, but for at most
 one in three) is it decoded again with that word, and the second reading is kept only when
 it writes the word. A line with nothing like a hearing word is exactly what it is without.
+
+The configured legal hotwords (``model.hotwords``: 审判长, 书记员, 诉讼请求…) go the same way:
+given on every line they wrote 书记 for 数据 and 被告证 for "Because of"; gated like this, the
+turn rooms of seed 400 went from 355 to 348 errors and aishell-dev from 433 to 422.
 """
 
 from __future__ import annotations

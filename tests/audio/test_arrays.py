@@ -52,7 +52,7 @@ def rooms(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return [out / f"room-{seed}" for seed in SEEDS]
 
 
-def room_spec(meta: dict, beam: str = "mvdr") -> ArraySpec:
+def room_spec(meta: dict, beam: str = "sd") -> ArraySpec:
     """The array and its seats as calibration would find them (true directions)."""
     a = meta["array"]
     center = np.array(a["center"])
