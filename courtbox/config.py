@@ -167,8 +167,7 @@ class ModelSection(_Section):
     hotwords: list[str] = Field(
         default_factory=lambda: ["审判长", "书记员", "原告", "被告", "诉讼请求", "举证", "质证"],
         max_length=200,
-        description="Words the recogniser should favour (legal terms, names), where a "
-        "line holds something that sounds like one of them.",
+        description="Legal terms and names favoured where a line sounds like one of them.",
     )
     prompt: str = Field("以下是普通话的庭审记录。", max_length=200, description="Text that "
                         "primes the recogniser with the style of the record (empty: none).")

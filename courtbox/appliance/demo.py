@@ -31,8 +31,9 @@ from courtbox.config import Config, Seat
 from courtbox.errors import AudioError, ConfigError, CourtboxError
 from courtbox.hardware.clock import clock_synchronized
 from courtbox.record.hearing import HearingInfo, close_hearing, open_hearing, start_hearing
+from courtbox.room.events import PrintedLines
 from courtbox.room.healthwatch import database_check
-from courtbox.room.record import PrintedLines
+from courtbox.room.offline import line_text
 from courtbox.room.recorder import Recorder
 from courtbox.room.stack import RecordingStack
 from courtbox.sync.server import sync_lag
@@ -219,7 +220,7 @@ def _record(stack: RecordingStack, capture: FileCapture, seats: list[Seat],
                                      title="courtbox 演示庭审", clerk="书记员"),
         actor="demo", sample_rate=capture.sample_rate, seats=seats))
 
-    printed = PrintedLines(say, names)
+    printed = PrintedLines(say, lambda line: line_text(line, names))
     recorder = Recorder(stack, hearing_id, capture, seats, events=printed)
     live[hearing_id] = recorder
     started = time.monotonic()

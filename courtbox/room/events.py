@@ -3,14 +3,16 @@
 One sink, handed to the recorder once (``Courtroom`` → ``HearingSession`` → ``Recorder``):
 a *final* line once it is durable in the store, a *partial* line while a seat still speaks
 (never stored: the final replaces it), a line *revised* by the recogniser's reading of a
-whole turn, and a *levels* report ten times a second. The
-courtroom implements it for the live pages; ``courtbox record`` and the demo print finals;
+whole turn, and a *levels* report ten times a second. The courtroom implements it for the
+live pages; ``courtbox record`` and the demo print finals and revisions (``PrintedLines``);
 the benchmark times them. Each method is called on one of the recorder's threads and must
 not block; an exception is logged by the recorder and does not stop recording.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -53,3 +55,27 @@ class Quiet:
 
 
 QUIET = Quiet()
+
+
+class PrintedLines(Quiet):
+    """Prints each final line as it becomes durable, and each line the recogniser revised
+    after reading a whole turn (marked ``↻``), as ``show`` writes a line; ``lines`` is the
+    transcript as it stands (a revision replaces its line, the lines merged into it are
+    gone). ``courtbox record`` and the demo print with it."""
+
+    def __init__(self, say: Callable[[str], None], show: Callable[[dict], str]) -> None:
+        self.say = say
+        self.show = show
+        self.lines: list[dict] = []
+        self._lock = threading.Lock()
+
+    def final(self, hearing_id: str, line: dict) -> None:
+        with self._lock:
+            self.lines.append(line)
+        self.say(self.show(line))
+
+    def revised(self, hearing_id: str, line: dict, merged: list[str]) -> None:
+        gone = {line["utterance_id"], *merged}
+        with self._lock:
+            self.lines = [ln for ln in self.lines if ln["utterance_id"] not in gone] + [line]
+        self.say("↻ " + self.show(line))

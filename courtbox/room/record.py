@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from courtbox.record.hearing import open_hearing
-from courtbox.room.events import Quiet
+from courtbox.room.events import PrintedLines
 from courtbox.room.inputs import capture_factory
 from courtbox.room.offline import line_text
 from courtbox.room.session import HearingSession
@@ -26,30 +26,6 @@ from courtbox.room.stack import RecordingStack
 if TYPE_CHECKING:
     from courtbox.config import Config
     from courtbox.record.hearing import HearingInfo
-
-
-class PrintedLines(Quiet):
-    """Prints each final line as it becomes durable, and each line the recogniser revised
-    after reading a whole turn (marked ``↻``); ``lines`` is the transcript as it stands (a
-    revision replaces its line, the lines merged into it are gone)."""
-
-    def __init__(self, say: Callable[[str], None], names: dict[str, str]) -> None:
-        self.say = say
-        self.names = names
-        self.lines: list[dict] = []
-        self._lock = threading.Lock()
-
-    def final(self, hearing_id: str, line: dict) -> None:
-        with self._lock:
-            self.lines.append(line)
-        self.say(line_text(line, self.names))
-
-    def revised(self, hearing_id: str, line: dict, merged: list[str]) -> None:
-        gone = {line["utterance_id"], *merged}
-        with self._lock:
-            self.lines = [ln for ln in self.lines if ln["utterance_id"] not in gone] + [line]
-        self.say("↻ " + line_text(line, self.names))
-
 
 
 def run_record(config: Config, info: HearingInfo, *, duration: float | None,
@@ -74,7 +50,7 @@ def run_record(config: Config, info: HearingInfo, *, duration: float | None,
             hearing_id = writer.call(lambda s: open_hearing(
                 s, config, info, actor="cli", sample_rate=rate, seats=seats))
             session = HearingSession(stack, hearing_id, seats, open_capture, actor="cli",
-                                     events=PrintedLines(say, names))
+                                     events=PrintedLines(say, lambda line: line_text(line, names)))
             session.start(capture)
             say(f"recording {info.case_number} (hearing {hearing_id}) from {source}: "
                 f"{capture.channels} channels at {rate} Hz into {config.storage.data_dir} "
