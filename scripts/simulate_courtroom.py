@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -48,9 +49,12 @@ from pyroomacoustics.directivities import Cardioid, DirectionVector
 from scipy.signal import istft, oaconvolve, stft
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from courtbox.audio.arrays import Geometry  # noqa: E402
+
 SPEECH = ROOT / "bench" / "speech" / "aishell-dev"
 SR = 16000
-SOUND_SPEED = 343.0
 MAX_ORDER = 20  # image-source order: measured RT60 within ~0.05 s of the target up to 0.8 s
 ROLES = [("presiding_judge", "审判长"), ("clerk", "书记员"), ("plaintiff", "原告"),
          ("defendant", "被告"), ("judge", "审判员"), ("witness", "证人"),
@@ -310,7 +314,8 @@ def render(room: Room, dry: dict[str, np.ndarray], rng: np.random.Generator,
     diffuse = np.stack([brown_noise(length, rng) for _ in range(positions.shape[1])], axis=1)
     if room.array:
         capsules = len(room.array.capsules)
-        diffuse[:, -capsules:] = diffuse_field(diffuse[:, -capsules:], positions[:, -capsules:])
+        diffuse[:, -capsules:] = diffuse_field(diffuse[:, -capsules:],
+                                               Geometry.explicit(room.array.capsules))
     for part in (localised, diffuse):  # half the noise power from each
         out += part / (np.sqrt(np.mean(part ** 2)) + 1e-12) * noise_rms * np.sqrt(0.5)
     if murmur is not None:  # talkers in the gallery, murmur_db below the speech
@@ -337,14 +342,13 @@ def babble(rng: np.random.Generator, pool: list[tuple[str, str, str]], n: int) -
     return out
 
 
-def diffuse_field(noise: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Independent noise (samples × mics) made as coherent between the mics at
-    ``positions`` (3 × mics, metres) as a spherically isotropic field is: in each frequency
-    bin the columns are mixed by the square root of the coherence matrix sinc(2fd/c)."""
-    d = np.linalg.norm(positions[:, :, None] - positions[:, None, :], axis=0)
+def diffuse_field(noise: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """Independent noise (samples × capsules) made as coherent between the capsules of
+    ``geometry`` as a spherically isotropic field is: in each frequency bin the columns are
+    mixed by the square root of the coherence matrix sinc(2fd/c)."""
     freqs, _, bins = stft(noise.T, fs=SR, nperseg=1024)
-    for k, f in enumerate(freqs):
-        w, v = np.linalg.eigh(np.sinc(2 * f * d / SOUND_SPEED))
+    for k, coherence in enumerate(geometry.diffuse_coherence(freqs)):
+        w, v = np.linalg.eigh(coherence)
         bins[:, k, :] = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T @ bins[:, k, :]
     _, mixed = istft(bins, fs=SR, nperseg=1024)
     return mixed.T[:len(noise)]

@@ -78,7 +78,6 @@ class ArrayFront:
 
     dead_db = 30.0
     dead_after_s = 2.0
-    snr_vote = 2.0  # a bin votes on the direction this far above the noise (power ratio)
 
     def __init__(self, spec: ArraySpec, *, sample_rate: int, options: SegmenterOptions,
                  make_cutter: Callable[[str], UtteranceCutter], start: int = 0,
@@ -151,12 +150,7 @@ class ArrayFront:
         spectra = self.stft.analyse(frame)  # [2 × F × M]
         alive = spectra[:, :, ~self.dead]
         level = np.mean(np.abs(alive) ** 2, axis=(0, 2))  # [F]
-        # Only bins where the frame stands above the room's noise vote on the direction:
-        # a fan or a vent holds every other bin, and a quiet far talker would lose to it.
-        weights = (level > self.snr_vote * self._noise_psd) if self._noise_psd is not None \
-            else None
-        if weights is not None and weights[self.srp.band].sum() < 8:
-            weights = None
+        weights = self.srp.votes(level, self._noise_psd)
         power = np.mean([self.srp.power(x, weights) for x in alive], axis=0)
         beams = self.beams.apply(spectra)
         if self._skip:

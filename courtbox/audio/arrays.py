@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 SOUND_SPEED = 343.0  # m/s at about 20 °C
+SNR_VOTE = 2.0  # a bin votes on the direction this far above the noise (power ratio)
+MIN_VOTES = 8  # fewer bins above the noise than this in the band: every bin votes
 _UPSAMPLE = 4  # cross-correlations at a quarter sample (16 kHz: 5 mm of path)
 
 
@@ -149,6 +151,16 @@ class SrpPhat:
         tau = geometry.delays(self.grid_az, self.grid_el)  # [grid × M]
         lag = (tau[:, self._i] - tau[:, self._j]) * self.sample_rate * _UPSAMPLE
         self._lags = np.round(lag).astype(np.int64).T % self._n  # [pairs × grid]
+
+    def votes(self, level: np.ndarray, noise: np.ndarray | None) -> np.ndarray | None:
+        """Which bins vote on the direction (all rfft bins): where a frame's ``level``
+        (power per bin) stands ``SNR_VOTE`` above the room's ``noise``, so that a fan or a
+        vent, which holds every other bin, does not outvote a quiet far talker. None (every
+        bin votes) without a noise level, or with fewer than ``MIN_VOTES`` in the band."""
+        if noise is None:
+            return None
+        weights = level > SNR_VOTE * noise
+        return weights if weights[self.band].sum() >= MIN_VOTES else None
 
     def power(self, spectrum: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """The response ``[azimuths]`` (best over elevation) of one frame's spectrum

@@ -23,7 +23,6 @@ from courtbox.audio.beams import Stft
 from courtbox.audio.types import SPEECH_RATE
 
 FRAME = 512
-SNR_VOTE = 2.0  # a bin votes this far above the noise (power ratio), as in the live front
 NOISE_MARGIN_S = 0.5  # kept away from every span when learning the noise
 
 
@@ -73,11 +72,7 @@ def directions_from_labels(srp: SrpPhat, capsules: np.ndarray,
             spectra = stft.analyse(frame)
             if speech is not None and not speech.speech(frame.mean(axis=1)[:, None])[0]:
                 continue
-            weights = None
-            if noise is not None:
-                weights = np.mean(np.abs(spectra) ** 2, axis=(0, 2)) > SNR_VOTE * noise
-                if weights[srp.band].sum() < 8:
-                    weights = None
+            weights = srp.votes(np.mean(np.abs(spectra) ** 2, axis=(0, 2)), noise)
             grid = np.mean([srp.power_grid(x, weights) for x in spectra], axis=0)
             a, e = np.unravel_index(int(np.argmax(grid)), grid.shape)
             found.setdefault(seat, []).append((float(srp.azimuths[a]), float(el_grid[e])))
